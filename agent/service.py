@@ -1,0 +1,201 @@
+"""The agent's runtime: one asyncio loop with a collection task and the uplink.
+
+Probes run in worker threads under timeouts (agent/runner.py); spool writes
+go through asyncio.to_thread, so the loop never waits on the disk or the
+network. SIGTERM sets the stop event: the collection in progress finishes
+its spool write, the uplink gives in-flight batches a moment to be acked,
+and the process exits 0 with everything unacked still in the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+import agent
+from agent.common.codec import Codec
+from agent.config import KNOWN_PROBES, AgentConfig
+from agent.probes import PROBES
+from agent.records import AgentStats, Event, HostInventory, Priority, Snapshot
+from agent.runner import collect_snapshot
+from agent.sources import Source
+from agent.uplink.client import PROTOCOL_VERSION, Uplink
+from agent.uplink.convert import encode_body, hello_message
+from agent.uplink.spool import Spool
+from rdiag_proto.v1 import collector_pb2 as cpb
+
+log = logging.getLogger("rdiag.agent")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def resolve_agent_id(cfg: AgentConfig) -> str:
+    """The configured id, or the one kept in the state dir (made on first start)."""
+    if cfg.identity.agent_id:
+        return cfg.identity.agent_id
+    path = cfg.identity.state_dir / "agent_id"
+    with contextlib.suppress(FileNotFoundError):
+        existing = path.read_text(encoding="ascii").strip()
+        if existing:
+            return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = str(uuid.uuid4())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(new + "\n", encoding="ascii")
+    os.replace(tmp, path)  # atomic: two starts never end with two ids
+    return new
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        *,
+        agent_id: str,
+        source: Source,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        self.cfg = cfg
+        self.agent_id = agent_id
+        self.source = source
+        self.clock_ms = clock_ms
+        self.interval = float(cfg.collect.interval)
+        self.enabled = tuple(cfg.collect.probes)
+        self.inventory: HostInventory | None = None
+        self.spool = Spool(
+            cfg.spool_path,
+            int(cfg.spool.max_bytes),
+            max_record_bytes=min(
+                int(cfg.spool.max_bytes) // 4, int(cfg.collector.max_batch_bytes) // 2
+            ),
+        )
+        self.codec = Codec()
+        self.stop = asyncio.Event()
+        self._reschedule = asyncio.Event()
+        self.uplink = Uplink(
+            config=cfg.collector,
+            spool=self.spool,
+            codec=self.codec,
+            hello=self._hello,
+            on_config=self._apply_config,
+            stop=self.stop,
+        )
+        self.cycles = 0
+
+    def _hello(self) -> cpb.AgentMessage:
+        return hello_message(
+            agent_id=self.agent_id,
+            epoch=self.spool.epoch,
+            inventory=self.inventory,
+            agent_version=agent.__version__,
+            capabilities=KNOWN_PROBES,
+            dictionaries=self.codec.dictionaries.ids,
+            protocol_version=PROTOCOL_VERSION,
+        )
+
+    def _apply_config(self, update: cpb.ConfigUpdate) -> None:
+        if update.interval_seconds and update.interval_seconds != self.interval:
+            log.info("interval changed by collector", extra={"seconds": update.interval_seconds})
+            self.interval = float(update.interval_seconds)
+            self._reschedule.set()
+        probes = tuple(p for p in update.enabled_probes if p in KNOWN_PROBES)
+        if update.enabled_probes and probes != self.enabled:
+            log.info("probes changed by collector", extra={"probes": ",".join(probes)})
+            self.enabled = probes
+
+    async def collect_once(self) -> Snapshot:
+        """Run the enabled probes and spool the snapshot (plus the agent's own stats)."""
+        probes = [p for p in PROBES if p.name in self.enabled]
+        snap = await collect_snapshot(
+            self.source,
+            probes,
+            timeout_s=float(self.cfg.collect.probe_timeout),
+            clock_ms=self.clock_ms,
+            agent_version=agent.__version__,
+        )
+        if snap.inventory is not None:
+            self.inventory = snap.inventory
+        await asyncio.to_thread(
+            self.spool.append, Priority.NORMAL, "snapshot", encode_body(snap, Priority.NORMAL)
+        )
+        await self._spool_stats()
+        self.cycles += 1
+        self.uplink.wake.set()
+        return snap
+
+    async def _spool_stats(self) -> None:
+        status = await asyncio.to_thread(self.spool.status)
+        stats = AgentStats(self.clock_ms(), status.records, status.bytes, status.dropped)
+        await asyncio.to_thread(
+            self.spool.append,
+            Priority.LOW,
+            "stats",
+            encode_body(stats, Priority.LOW),
+            supersede=True,
+        )
+
+    async def submit_event(
+        self, event: Event, priority: Priority = Priority.CRITICAL
+    ) -> int | None:
+        """Spool an event and wake the uplink: critical events do not wait for the interval."""
+        seq = await asyncio.to_thread(
+            self.spool.append, priority, "event", encode_body(event, priority)
+        )
+        self.uplink.wake.set()
+        return seq
+
+    async def _collect_loop(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                await self.collect_once()
+            except Exception:  # a broken cycle must not end the agent; the next one may work
+                log.exception("collection cycle failed")
+            wait = max(1.0, self.interval - (time.monotonic() - started))
+            self._reschedule.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await _first(self.stop, self._reschedule)
+
+    async def run(self, *, once: bool = False, once_timeout: float = 60.0) -> bool:
+        """Run until stop is set. With once=True: one cycle, then deliver and return.
+
+        Returns True when everything spooled was acked (always True for the endless mode).
+        """
+        uplink = asyncio.create_task(self.uplink.run(), name="uplink")
+        try:
+            if once:
+                await self.collect_once()
+                return await self._delivered(once_timeout)
+            await self._collect_loop()
+            return True
+        finally:
+            self.stop.set()
+            self.uplink.wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await uplink
+            self.spool.close()
+
+    async def _delivered(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            if (await asyncio.to_thread(self.spool.status)).records == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,1 @@
+"""The agent's path to the collector: records → protobuf → durable spool → gRPC stream."""
