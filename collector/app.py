@@ -1,0 +1,139 @@
+"""The composition root: build(config) wires store → rules → ingest → gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import grpc
+import grpc.aio
+
+from agent.common.codec import Codec, Dictionaries
+from agent.common.config import ConfigError
+from agent.common.tls import read_pem
+from collector.config import CollectorConfig
+from collector.engine.load import default_rules_dir, load_rules
+from collector.engine.model import Rule
+from collector.ingest.committer import GroupCommitter
+from collector.ingest.service import AgentPolicy, CollectorService
+from collector.store import SqlStore, open_store
+from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
+
+log = logging.getLogger("rdiag.collector")
+
+RETENTION_EVERY_S = 3600.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Collector:
+    config: CollectorConfig
+    store: SqlStore
+    rules: tuple[Rule, ...]
+    rule_errors: tuple[str, ...]
+    server: grpc.aio.Server | None = None
+    committer: GroupCommitter | None = None
+    service: CollectorService | None = None
+    port: int = 0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> int:
+        cfg = self.config
+        codec = Codec(Dictionaries.from_dir(cfg.server.dictionaries))
+        self.committer = GroupCommitter(self.store, cfg.ingest.commit_max_batches)
+        self.service = CollectorService(
+            store=self.store,
+            committer=self.committer,
+            codec=codec,
+            rules=lambda: self.rules,
+            policy=AgentPolicy(int(cfg.agents.interval), cfg.agents.probes),
+            max_batch_bytes=int(cfg.server.max_batch_bytes),
+            max_streams=cfg.ingest.max_streams,
+        )
+        limit = int(cfg.server.max_message_bytes)
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                # Agents ping every 60 s to notice dead links; allow it.
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 30_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        cpb_grpc.add_CollectorServicer_to_server(self.service, self.server)
+        self.port = self._bind(self.server)
+        await self.server.start()
+        self.committer.start()
+        self._tasks.append(asyncio.create_task(self._retention(), name="retention"))
+        log.info("listening", extra={"address": cfg.server.listen, "port": self.port,
+                                     "store": cfg.store.url.split("://")[0]})  # fmt: skip
+        return self.port
+
+    def _bind(self, server: grpc.aio.Server) -> int:
+        s = self.config.server
+        host, _, port = s.listen.rpartition(":")
+        try:
+            if s.insecure:
+                bound = server.add_insecure_port(s.listen)
+            else:
+                if not (s.tls_cert and s.tls_key):
+                    raise ConfigError(
+                        "collector",
+                        "server.tls_cert",
+                        "TLS needs server.tls_cert and server.tls_key (or run with --insecure)",
+                    )
+                creds = grpc.ssl_server_credentials(
+                    [(read_pem(s.tls_key, "server.tls_key", "collector"),
+                      read_pem(s.tls_cert, "server.tls_cert", "collector"))],
+                    root_certificates=read_pem(s.client_ca, "server.client_ca", "collector")
+                    if s.client_ca
+                    else None,
+                    require_client_auth=s.client_ca is not None,
+                )  # fmt: skip
+                bound = server.add_secure_port(s.listen, creds)
+        except RuntimeError as exc:
+            raise ConfigError(
+                "collector", "server.listen", f"cannot listen on {s.listen}: {exc}"
+            ) from None
+        if not bound:
+            raise ConfigError("collector", "server.listen", f"cannot listen on {s.listen}")
+        return int(bound) if port == "0" or not port else int(port)
+
+    async def _retention(self) -> None:
+        while True:
+            cutoff = _now_ms() - int(self.config.store.retention * 1000)
+            try:
+                gone = await asyncio.to_thread(self.store.purge_telemetry, cutoff)
+                if gone:
+                    log.info("retention purged telemetry", extra={"rows": gone})
+            except Exception as exc:  # retention must never take ingest down
+                log.error("retention failed", extra={"error": str(exc)})
+            await asyncio.sleep(RETENTION_EVERY_S)
+
+    async def stop(self) -> None:
+        """Stop taking streams, let in-flight batches commit and ack, then close the store."""
+        if self.server is not None:
+            await self.server.stop(self.config.server.grace)
+        if self.committer is not None:
+            await self.committer.close()
+        for t in self._tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self.store.close()
+
+
+def build(config: CollectorConfig) -> Collector:
+    """Open the store (migrating it) and load the rules; raises StoreError / ConfigError."""
+    store = open_store(config.store.url, sqlite_synchronous=config.store.sqlite_synchronous)
+    loaded = load_rules(config.rules.path or default_rules_dir())
+    for err in loaded.errors:
+        log.error("rule not loaded", extra={"error": err})
+    return Collector(config, store, loaded.rules, loaded.errors)

@@ -1,0 +1,252 @@
+"""rdiag-collector: serve | tickets | hosts | rules | config (`COMMAND --help` for each)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import collector
+from agent.common.cli import fail, install_stop_handlers, load_or_exit, run_main, setup_logging
+from agent.common.config import redacted
+from collector.config import ENV_PREFIX, CollectorConfig
+from collector.store import StoreError, Ticket, TicketState
+
+PROG = "rdiag-collector"
+log = logging.getLogger("rdiag.collector")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="rdiag collector")
+    p.add_argument("--version", action="version", version=f"{PROG} {collector.__version__}")
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument(
+        "--store", metavar="URL", help="database URL (default sqlite:///rdiag-collector.db)"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="receive agent streams, diagnose, open tickets")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="gRPC listen address (port 0: any)")
+    serve.add_argument("--insecure", action="store_true", help="plaintext gRPC (tests and demos)")
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.add_argument(
+        "--client-ca", type=Path, help="require agent certificates signed by this CA"
+    )
+    serve.add_argument("--rules", type=Path, help="rules folder (default: the shipped rules/)")
+    serve.add_argument("--log-format", choices=("text", "json"))
+
+    tickets = sub.add_parser("tickets", help="list or show tickets")
+    tsub = tickets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tl = tsub.add_parser("list", help="one line per ticket, newest first")
+    tl.add_argument("--state", choices=[s.value for s in TicketState])
+    tl.add_argument("--host", help="agent id")
+    tl.add_argument("--limit", type=int, default=100)
+    tl.add_argument("--json", action="store_true", help="JSON instead of a table")
+    ts = tsub.add_parser("show", help="one ticket in full (all when no id is given)")
+    ts.add_argument("id", type=int, nargs="?")
+    ts.add_argument("--json", action="store_true")
+
+    hosts = sub.add_parser("hosts", help="list known hosts")
+    hosts.add_argument("--json", action="store_true")
+
+    rules = sub.add_parser("rules", help="check the rule files")
+    rules.add_argument("action", choices=("check",))
+    rules.add_argument("path", type=Path, nargs="?")
+
+    cfg = sub.add_parser("config", help="check or show the effective configuration")
+    cfg.add_argument("action", choices=("check", "show"))
+    return p
+
+
+def _config(args: argparse.Namespace) -> CollectorConfig:
+    get = vars(args).get
+
+    def path(name: str) -> str | None:
+        value = get(name)
+        return str(value) if value else None
+
+    overrides = {
+        "store.url": get("store"),
+        "server.listen": get("listen"),
+        "server.insecure": "true" if get("insecure") else None,
+        "server.tls_cert": path("tls_cert"),
+        "server.tls_key": path("tls_key"),
+        "server.client_ca": path("client_ca"),
+        "rules.path": path("rules"),
+        "log.format": get("log_format"),
+    }
+    return load_or_exit(PROG, CollectorConfig, args.config, ENV_PREFIX, overrides)
+
+
+def _serve(cfg: CollectorConfig) -> int:
+    from collector.app import build
+
+    async def main() -> None:
+        app = build(cfg)
+        stop = asyncio.Event()
+        install_stop_handlers(stop)
+        port = await app.start()
+        host = cfg.server.listen.rpartition(":")[0]
+        # One line on stdout that scripts and tests can wait for.
+        print(f"rdiag-collector listening on {host}:{port}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await app.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def _open(cfg: CollectorConfig) -> Any:
+    from collector.store import open_store
+
+    return open_store(cfg.store.url, sqlite_synchronous=cfg.store.sqlite_synchronous)
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def ticket_json(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "state": t.state.value,
+        "priority": t.priority,
+        "severity": t.severity,
+        "tier": t.tier,
+        "category": t.category,
+        "summary": t.summary,
+        "host": t.hostname,
+        "agent_id": t.agent_id,
+        "rule": f"{t.rule_id} v{t.rule_version}",
+        "component": t.component,
+        "occurrences": t.occurrences,
+        "first_seen": _when(t.first_seen_ms),
+        "last_seen": _when(t.last_seen_ms),
+        "dedup_key": t.dedup_key,
+        "description": t.description,
+        "evidence": dict(t.evidence),
+    }
+
+
+def render_ticket(t: Ticket) -> str:
+    """A ticket as an engineer reads it in a terminal."""
+    bar = "=" * 78
+    lines = [
+        bar,
+        f"#{t.id}  {t.priority}  {t.summary}",
+        bar,
+        f"State: {t.state.value}    Severity: {t.severity}    Tier: {t.tier}    "
+        f"Category: {t.category}",
+        f"Host: {t.hostname} (agent {t.agent_id})    Component: {t.component}",
+        f"Seen: {t.occurrences}x, first {_when(t.first_seen_ms)}, last {_when(t.last_seen_ms)}",
+        f"Dedup key: {t.dedup_key}",
+        "",
+        t.description,
+        "",
+        "Evidence:",
+        *[f"  {k}: {v}" for k, v in dict(t.evidence).get("values", {}).items()],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _tickets(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    store = _open(cfg)
+    try:
+        if args.action == "list":
+            state = TicketState(args.state) if args.state else None
+            rows = store.list_tickets(state=state, agent_id=args.host, limit=args.limit)
+            if args.json:
+                json.dump([ticket_json(t) for t in rows], sys.stdout, indent=2)
+                print()
+                return 0
+            print(f"{'ID':>5} {'PRI':3} {'TIER':4} {'STATE':8} {'SEEN':>4}  SUMMARY")
+            for t in rows:
+                print(f"{t.id:>5} {t.priority:3} {t.tier:4} {t.state.value:8} {t.occurrences:>4}  "
+                      f"{t.summary}")  # fmt: skip
+            print(f"({len(rows)} tickets)")
+            return 0
+        chosen = [store.get_ticket(args.id)] if args.id is not None else store.list_tickets()
+        if chosen == [None]:
+            fail(PROG, f"no ticket #{args.id}", status=1)
+        for t in chosen:
+            if args.json:
+                json.dump(ticket_json(t), sys.stdout, indent=2)
+                print()
+            else:
+                print(render_ticket(t))
+        return 0
+    finally:
+        store.close()
+
+
+def _hosts(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    store = _open(cfg)
+    try:
+        hosts = store.list_hosts()
+        if args.json:
+            rows = [
+                {"agent_id": h.agent_id, "hostname": h.inventory.hostname,
+                 "os": h.inventory.os_name, "last_seen": _when(h.last_seen_ms)}
+                for h in hosts
+            ]  # fmt: skip
+            json.dump(rows, sys.stdout, indent=2)
+            print()
+            return 0
+        for h in hosts:
+            print(f"{h.agent_id:38} {h.inventory.hostname:24} {h.inventory.os_name:32} "
+                  f"last seen {_when(h.last_seen_ms)}")  # fmt: skip
+        print(f"({len(hosts)} hosts)")
+        return 0
+    finally:
+        store.close()
+
+
+def _rules(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    from collector.engine.load import default_rules_dir, load_rules
+
+    folder = args.path or cfg.rules.path or default_rules_dir()
+    result = load_rules(folder)
+    for err in result.errors:
+        print(err, file=sys.stderr)
+    print(f"{len(result.rules)} rules loaded, {len(result.errors)} errors ({folder})")
+    return 1 if result.errors else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+
+    def dispatch() -> int:
+        cfg = _config(args)
+        setup_logging(cfg.log.level, cfg.log.format)
+        try:
+            match args.command:
+                case "serve":
+                    return _serve(cfg)
+                case "tickets":
+                    return _tickets(args, cfg)
+                case "hosts":
+                    return _hosts(args, cfg)
+                case "rules":
+                    return _rules(args, cfg)
+                case "config":
+                    if args.action == "show":
+                        json.dump(redacted(cfg), sys.stdout, indent=2)
+                        print()
+                    else:
+                        print("configuration OK")
+                    return 0
+        except StoreError as exc:
+            fail(PROG, f"store error: {exc}", status=1)
+        return 2
+
+    run_main(PROG, dispatch)

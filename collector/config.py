@@ -1,0 +1,109 @@
+"""Collector configuration: defaults < the TOML file (--config) < RDIAG_COLLECTOR_* < flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.common.config import ByteSize, Seconds
+from agent.config import KNOWN_PROBES
+
+ENV_PREFIX = "RDIAG_COLLECTOR_"
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    listen: str = "127.0.0.1:7443"
+    insecure: bool = False  # plaintext gRPC; only with --insecure or this key
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None  # when set, agents must present a certificate it signed
+    max_message_bytes: ByteSize = ByteSize(4 * 1024 * 1024)  # compressed Batch, on the wire
+    max_batch_bytes: ByteSize = ByteSize(16 * 1024 * 1024)  # a Batch payload once decompressed
+    dictionaries: Path | None = None  # folder of *.zdict zstd dictionaries
+    grace: Seconds = Seconds(5)  # on SIGTERM: finish in-flight commits for at most this long
+
+    def validate(self) -> tuple[str, str] | None:
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            return "listen", f"expected host:port, got {self.listen!r}"
+        if bool(self.tls_cert) != bool(self.tls_key):
+            return "tls_key", "tls_cert and tls_key go together"
+        if not 64 * 1024 <= self.max_message_bytes <= 64 * 1024 * 1024:
+            return "max_message_bytes", "expected between 64KiB and 64MiB"
+        return None
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    url: str = "sqlite:///rdiag-collector.db"
+    retention: Seconds = Seconds(30 * 86400)  # raw telemetry older than this is purged
+    sqlite_synchronous: str = "FULL"  # FULL: an acked batch survives power loss
+
+    def validate(self) -> tuple[str, str] | None:
+        if "://" not in self.url:
+            return "url", f"expected a database URL such as sqlite:///path.db, got {self.url!r}"
+        if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL"):
+            return "sqlite_synchronous", "expected FULL or NORMAL"
+        if self.retention < 3600:
+            return "retention", "expected at least 1h"
+        return None
+
+
+@dataclass(frozen=True)
+class IngestSection:
+    # Batches grouped into one transaction at most. Groups form on their own:
+    # whatever arrived while the previous commit ran goes into the next one.
+    commit_max_batches: int = 256
+    max_streams: int = 10_000  # concurrent agent streams; more are refused with RESOURCE_EXHAUSTED
+
+    def validate(self) -> tuple[str, str] | None:
+        if not 1 <= self.commit_max_batches <= 10_000:
+            return "commit_max_batches", "expected 1..10000"
+        if self.max_streams < 1:
+            return "max_streams", "expected at least 1"
+        return None
+
+
+@dataclass(frozen=True)
+class AgentsSection:
+    """What every agent is told in Welcome (ConfigUpdate)."""
+
+    interval: Seconds = Seconds(60)
+    probes: tuple[str, ...] = KNOWN_PROBES
+
+    def validate(self) -> tuple[str, str] | None:
+        if self.interval < 1:
+            return "interval", "expected at least 1s"
+        unknown = sorted(set(self.probes) - set(KNOWN_PROBES))
+        if unknown:
+            return "probes", f"unknown probe(s) {unknown}; known: {list(KNOWN_PROBES)}"
+        return None
+
+
+@dataclass(frozen=True)
+class RulesSection:
+    path: Path | None = None  # default: the rules/ folder shipped with rdiag
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "info"
+    format: str = "text"
+
+    def validate(self) -> tuple[str, str] | None:
+        if self.level.lower() not in ("debug", "info", "warning", "error"):
+            return "level", f"expected debug, info, warning or error, got {self.level!r}"
+        if self.format not in ("text", "json"):
+            return "format", f"expected text or json, got {self.format!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    server: ServerSection = field(default_factory=ServerSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    ingest: IngestSection = field(default_factory=IngestSection)
+    agents: AgentsSection = field(default_factory=AgentsSection)
+    rules: RulesSection = field(default_factory=RulesSection)
+    log: LogSection = field(default_factory=LogSection)

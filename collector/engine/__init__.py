@@ -1,0 +1,1 @@
+"""Rule-based diagnostics: rules are data (rules/**/*.yaml), evaluation is pure."""

@@ -1,0 +1,62 @@
+"""The fields a rule can test and a template can show, per record type.
+
+Derived values (percentages, human-readable sizes) are computed here once,
+so rule files compare numbers and templates print readable text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from agent.records import HostInventory, SmartDevice, Snapshot, Volume
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def volume_facts(v: Volume) -> dict[str, Any]:
+    facts = asdict(v)
+    facts.update(
+        used_pct=round(v.used_pct, 1),
+        inodes_used_pct=round(v.inodes_used_pct, 1),
+        free_human=human_bytes(v.free_bytes),
+        total_human=human_bytes(v.total_bytes),
+        used_human=human_bytes(v.used_bytes),
+    )
+    return facts
+
+
+def smart_facts(d: SmartDevice) -> dict[str, Any]:
+    facts = asdict(d)
+    facts.update(failed=d.failed, health="FAILED" if d.failed else "PASSED")
+    return facts
+
+
+def host_facts(inv: HostInventory | None, agent_id: str) -> dict[str, Any]:
+    facts: dict[str, Any] = asdict(inv) if inv else {"hostname": "", "os_family": ""}
+    facts["agent_id"] = agent_id
+    facts["hostname"] = facts.get("hostname") or agent_id
+    return facts
+
+
+# Record types a rule may name, with the fields available for it (checked at load).
+RECORD_FIELDS: Mapping[str, frozenset[str]] = {
+    "volume": frozenset(volume_facts(Volume("", "", "", 0, 0, 0))),
+    "smart": frozenset(smart_facts(SmartDevice("", ""))),
+}
+HOST_FIELDS = frozenset(host_facts(HostInventory("", ""), ""))
+
+
+def records_of(kind: str, snapshot: Snapshot) -> Iterator[dict[str, Any]]:
+    if kind == "volume":
+        yield from (volume_facts(v) for v in snapshot.volumes)
+    elif kind == "smart":
+        yield from (smart_facts(d) for d in snapshot.smart)

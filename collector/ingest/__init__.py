@@ -1,0 +1,1 @@
+"""gRPC ingest: validate → convert → group commit → ack → rules."""

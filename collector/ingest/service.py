@@ -1,0 +1,280 @@
+"""The Connect servicer: validate → decode → diagnose → group commit → ack.
+
+Thin by design: every check lives in convert.py, every write in the store,
+every rule in the engine. One handler per agent stream; acks go back in
+batch order, each only after its transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import grpc.aio
+
+import collector
+from agent.common.codec import CODECS, Codec, CodecError
+from agent.records import AgentStats, HostInventory, Snapshot
+from collector.engine.evaluate import evaluate
+from collector.engine.model import Rule
+from collector.ingest import convert
+from collector.ingest.committer import GroupCommitter, StoreUnavailable
+from collector.store import BatchResult, IncomingBatch, SqlStore, TicketDraft
+from collector.tickets.render import draft
+from rdiag_proto.v1 import collector_pb2 as cpb
+from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
+
+log = logging.getLogger("rdiag.collector.ingest")
+
+PROTOCOL_VERSION = 1
+REJECTED_SEQ_KEY = "rdiag-rejected-seq"  # the agent drops these records (they can never be stored)
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_ACK_WINDOW = 64  # batches decoded ahead of their acks, per stream
+
+
+@dataclass
+class IngestStats:
+    streams_open: int = 0
+    streams_total: int = 0
+    batches: int = 0
+    records: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    tickets_opened: int = 0
+    tickets_updated: int = 0
+
+
+@dataclass(frozen=True)
+class AgentPolicy:
+    interval_seconds: int
+    probes: tuple[str, ...]
+
+
+@dataclass
+class _Stream:
+    agent_id: str
+    epoch: str
+    host: HostInventory | None
+    last_seq: int = 0
+    peer: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class _Abort(Exception):
+    def __init__(
+        self, code: grpc.StatusCode, details: str, rejected: tuple[int, int] | None = None
+    ):
+        super().__init__(details)
+        self.code, self.details, self.rejected = code, details, rejected
+
+
+class CollectorService(cpb_grpc.CollectorServicer):
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        committer: GroupCommitter,
+        codec: Codec,
+        rules: Callable[[], tuple[Rule, ...]],
+        policy: AgentPolicy,
+        max_batch_bytes: int,
+        max_streams: int,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._store = store
+        self._committer = committer
+        self._codec = codec
+        self._rules = rules
+        self._policy = policy
+        self._max_batch_bytes = max_batch_bytes
+        self._max_streams = max_streams
+        self._clock_ms = clock_ms
+        self.stats = IngestStats()
+
+    async def Connect(
+        self,
+        request_iterator: AsyncIterator[cpb.AgentMessage],
+        context: grpc.aio.ServicerContext[cpb.AgentMessage, cpb.CollectorMessage],
+    ) -> AsyncIterator[cpb.CollectorMessage]:
+        if self.stats.streams_open >= self._max_streams:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "collector at its stream limit")
+        self.stats.streams_open += 1
+        self.stats.streams_total += 1
+        try:
+            async for msg in self._converse(request_iterator, context):
+                yield msg
+        finally:
+            self.stats.streams_open -= 1
+
+    async def _converse(
+        self,
+        requests: AsyncIterator[cpb.AgentMessage],
+        context: grpc.aio.ServicerContext[cpb.AgentMessage, cpb.CollectorMessage],
+    ) -> AsyncIterator[cpb.CollectorMessage]:
+        it = aiter(requests)
+        try:
+            first = await anext(it)
+        except StopAsyncIteration:
+            return
+        stream = await self._hello(first, context)
+        acked = await asyncio.to_thread(self._store.stream_position, stream.agent_id, stream.epoch)
+        yield convert.welcome(
+            collector_version=collector.__version__,
+            protocol_version=PROTOCOL_VERSION,
+            acked_seq=acked,
+            max_batch_bytes=self._max_batch_bytes,
+            preferred_dictionary_id=max(self._codec.dictionaries.ids, default=0),
+            interval_seconds=self._policy.interval_seconds,
+            probes=self._policy.probes,
+        )
+        pending: asyncio.Queue[asyncio.Future[BatchResult] | _Abort | None] = asyncio.Queue(
+            _ACK_WINDOW
+        )
+        reader = asyncio.create_task(self._read(it, stream, pending))
+        try:
+            while True:
+                item = await pending.get()
+                if item is None:
+                    return
+                if isinstance(item, _Abort):
+                    if item.rejected:
+                        context.set_trailing_metadata(
+                            ((REJECTED_SEQ_KEY, f"{item.rejected[0]}-{item.rejected[1]}"),)
+                        )
+                    log.warning(
+                        "batch refused",
+                        extra={"agent_id": stream.agent_id, "status": item.code.name,
+                               "reason": item.details},
+                    )  # fmt: skip
+                    await context.abort(item.code, item.details)
+                try:
+                    result = await item
+                except StoreUnavailable as exc:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
+                self.stats.tickets_opened += len(result.tickets_opened)
+                self.stats.tickets_updated += len(result.tickets_updated)
+                yield convert.ack(result.acked_seq)
+        finally:
+            reader.cancel()
+
+    async def _hello(
+        self,
+        msg: cpb.AgentMessage,
+        context: grpc.aio.ServicerContext[cpb.AgentMessage, cpb.CollectorMessage],
+    ) -> _Stream:
+        if msg.WhichOneof("kind") != "hello":
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "the first message on a stream must be Hello"
+            )
+        hello = msg.hello
+        if hello.protocol_version != PROTOCOL_VERSION:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"protocol version {hello.protocol_version} is not supported "
+                f"(this collector speaks {PROTOCOL_VERSION})",
+            )
+        if not _AGENT_ID.match(hello.agent_id):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "agent_id must be 1-128 characters of letters, digits and ._:@-",
+            )
+        if not re.fullmatch(r"[0-9a-f]{8,64}", hello.spool_epoch):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "spool_epoch must be 8-64 hex digits"
+            )
+        host = convert.inventory(hello.host) if hello.HasField("host") else None
+        log.info(
+            "agent connected",
+            extra={"agent_id": hello.agent_id, "peer": context.peer(),
+                   "agent_version": hello.agent_version},
+        )  # fmt: skip
+        return _Stream(hello.agent_id, hello.spool_epoch, host, peer=context.peer())
+
+    async def _read(
+        self,
+        it: AsyncIterator[cpb.AgentMessage],
+        stream: _Stream,
+        pending: asyncio.Queue[asyncio.Future[BatchResult] | _Abort | None],
+    ) -> None:
+        try:
+            async for msg in it:
+                if msg.WhichOneof("kind") != "batch":
+                    raise _Abort(grpc.StatusCode.FAILED_PRECONDITION, "only Batch may follow Hello")
+                incoming = await self._incoming(msg.batch, stream)
+                await pending.put(await self._committer.submit(incoming))
+            await pending.put(None)
+        except _Abort as abort:
+            await pending.put(abort)
+        except grpc.aio.AioRpcError:
+            await pending.put(None)  # the agent went away; nothing to answer
+
+    async def _incoming(self, batch: cpb.Batch, stream: _Stream) -> IncomingBatch:
+        try:
+            convert.check_envelope(batch, stream.last_seq)
+        except convert.BadBatch as exc:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        if batch.codec not in CODECS:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown codec {batch.codec}")
+        if batch.dictionary_id and batch.dictionary_id not in self._codec.dictionaries.ids:
+            # Not the data's fault: the agent may resend without a dictionary after Welcome.
+            raise _Abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"unknown zstd dictionary id {batch.dictionary_id}; reconnect to renegotiate",
+            )
+        try:
+            payload = self._codec.decompress(
+                batch.payload, batch.codec, batch.dictionary_id, self._max_batch_bytes
+            )
+            records = convert.decode_records(batch, payload)
+        except (CodecError, convert.BadBatch) as exc:
+            await self._reject(batch, stream, str(exc))
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"batch {batch.seq_first}-{batch.seq_last} rejected: {exc}",
+                rejected=(batch.seq_first, batch.seq_last),
+            ) from None
+        stream.last_seq = batch.seq_last
+        findings: list[tuple[int, TicketDraft]] = []
+        stats: AgentStats | None = None
+        rules = self._rules()
+        for rec in records:
+            match rec.body:
+                case Snapshot() as snap:
+                    if snap.inventory is not None:
+                        stream.host = snap.inventory
+                    for f in evaluate(rules, stream.agent_id, stream.host, snap):
+                        findings.append((rec.stored.seq, draft(f, stream.agent_id)))
+                case AgentStats() as st:
+                    stats = st
+        self.stats.batches += 1
+        self.stats.records += len(records)
+        return IncomingBatch(
+            agent_id=stream.agent_id,
+            epoch=stream.epoch,
+            seq_first=batch.seq_first,
+            seq_last=batch.seq_last,
+            records=tuple(r.stored for r in records),
+            received_at_ms=self._clock_ms(),
+            inventory=stream.host,
+            stats=stats,
+            findings=tuple(findings),
+        )
+
+    async def _reject(self, batch: cpb.Batch, stream: _Stream, reason: str) -> None:
+        """Keep the refused batch (compressed, as sent) so nothing is lost without a trace."""
+        self.stats.rejected += 1
+        await asyncio.to_thread(
+            self._store.record_rejected,
+            stream.agent_id,
+            stream.epoch,
+            batch.seq_first,
+            batch.seq_last,
+            reason,
+            batch.payload,
+            self._clock_ms(),
+        )

@@ -1,0 +1,38 @@
+"""The collector's store: one SQLAlchemy Core implementation for SQLite and PostgreSQL.
+
+    store = open_store("sqlite:///rdiag.db")          # migrates to head
+    store = open_store("postgresql+psycopg://u@h/db")
+
+Every method is synchronous and runs one transaction; the asyncio ingest path
+calls it from a worker thread.
+"""
+
+from collector.store.model import (
+    AgentHealth,
+    BatchResult,
+    Host,
+    IncomingBatch,
+    RecordKind,
+    RejectedBatch,
+    StoredRecord,
+    Ticket,
+    TicketDraft,
+    TicketState,
+)
+from collector.store.sql import SqlStore, StoreError, open_store
+
+__all__ = [
+    "AgentHealth",
+    "BatchResult",
+    "Host",
+    "IncomingBatch",
+    "RecordKind",
+    "RejectedBatch",
+    "SqlStore",
+    "StoreError",
+    "StoredRecord",
+    "Ticket",
+    "TicketDraft",
+    "TicketState",
+    "open_store",
+]

@@ -1,0 +1,617 @@
+"""SqlStore: the collector's store on SQLite or PostgreSQL, in SQLAlchemy Core.
+
+The backend is only the URL. open_store migrates the database to head with
+Alembic before handing the store out. Every public method is one transaction;
+save_batches commits a whole group of agent batches at once (group commit),
+which is what makes ingest fast where a commit costs an fsync.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
+
+from agent.records import HostInventory
+from collector.store.model import (
+    AgentHealth,
+    BatchResult,
+    Host,
+    IncomingBatch,
+    RejectedBatch,
+    Ticket,
+    TicketDraft,
+    TicketState,
+)
+from collector.store.schema import (
+    OPEN_TICKET,
+    agent_stats,
+    hosts,
+    rejected_batches,
+    streams,
+    telemetry,
+    tickets,
+)
+
+Clock = Callable[[], int]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# The hosts columns that mirror HostInventory, by field name.
+_INVENTORY_FIELDS = tuple(f.name for f in fields(HostInventory))
+# What a host row holds until its agent first reports an inventory.
+_NO_INVENTORY = HostInventory(hostname="", os_family="")
+
+_SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+# scheme://user:password@ — the same split SQLAlchemy's URL parser makes.
+_USERINFO = re.compile(r"^([\w+]+://[^:/]*:)([^@]*)@")
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is one line and names the URL."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def open_store(
+    url: str, *, sqlite_synchronous: str = "FULL", clock: Clock = wall_clock_ms
+) -> SqlStore:
+    """Open (creating if needed) the store at url and migrate it to the latest schema.
+
+    sqlite_synchronous is SQLite's PRAGMA synchronous (OFF, NORMAL, FULL, EXTRA);
+    PostgreSQL ignores it. clock gives "now" in ms for ticket timestamps.
+    """
+    shown = _ShownUrl.of(url)
+    # Whatever goes wrong here (URL syntax, missing driver, unreachable server,
+    # unwritable directory, failed migration) leaves no usable store, so the
+    # caller gets one error type with a one-line reason instead of a driver trace.
+    try:
+        engine = _create_engine(url, sqlite_synchronous.upper())
+    except Exception as exc:
+        raise shown.error("cannot open store", exc) from exc
+    try:
+        with engine.begin() as connection:
+            migrate(connection)
+    except Exception as exc:
+        engine.dispose()
+        raise shown.error("cannot open store", exc) from exc
+    return SqlStore(engine, clock=clock, shown_url=shown)
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic config for the packaged migrations, running on connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(connection: Connection) -> None:
+    """Bring the database behind connection to the latest schema, inside its transaction."""
+    command.upgrade(alembic_config(connection), "head")
+
+
+class SqlStore:
+    """Telemetry, streams, hosts, agent health and tickets, in one SQL database."""
+
+    def __init__(self, engine: Engine, *, clock: Clock, shown_url: _ShownUrl) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._url = shown_url
+        self._sql = _Statements.for_dialect(engine.dialect.name)
+        # Writes are serialized in this process: SQLite has a single writer
+        # anyway, and on PostgreSQL it keeps two groups that touch the same
+        # host and stream rows in different orders from deadlocking.
+        self._write_lock = threading.Lock()
+        # SQLite runs on one shared connection, so readers must take turns too.
+        self._read_lock: AbstractContextManager[Any] = (
+            self._write_lock if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- ingest ---------------------------------------------------------------
+
+    def save_batches(self, batches: Sequence[IncomingBatch]) -> list[BatchResult]:
+        """Commit a group of batches in one transaction; one result per batch, in order.
+
+        Records already stored are skipped, and a finding only touches tickets
+        when its record was newly stored by this call, so replays are no-ops.
+        """
+        if not batches:
+            return []
+        now = self._clock()
+        with self._transaction(self._write_lock) as conn:
+            return [self._save(conn, batch, now) for batch in batches]
+
+    def _save(self, conn: Connection, batch: IncomingBatch, now: int) -> BatchResult:
+        sql = self._sql
+        stream = {"agent_id": batch.agent_id, "epoch": batch.epoch}
+        # Parents first: telemetry references its stream, the stream its host.
+        inventory = batch.inventory or _NO_INVENTORY
+        conn.execute(
+            sql.touch_host if batch.inventory is None else sql.upsert_host,
+            {
+                "agent_id": batch.agent_id,
+                **{name: getattr(inventory, name) for name in _INVENTORY_FIELDS},
+                "first_seen_ms": batch.received_at_ms,
+                "last_seen_ms": batch.received_at_ms,
+            },
+        )
+        acked_seq: int = conn.execute(
+            sql.advance_stream, {**stream, "acked_seq": batch.seq_last}
+        ).scalar_one()
+        inserted: frozenset[int] = frozenset()
+        if batch.records:
+            rows = [
+                {
+                    **stream,
+                    "seq": record.seq,
+                    "kind": record.kind.value,
+                    "observed_at_ms": record.observed_at_ms,
+                    "received_at_ms": batch.received_at_ms,
+                    "payload": record.payload,
+                }
+                for record in batch.records
+            ]
+            inserted = frozenset(conn.execute(sql.insert_telemetry, rows).scalars())
+        if batch.stats is not None:
+            conn.execute(
+                sql.upsert_stats,
+                {
+                    "agent_id": batch.agent_id,
+                    "time_ms": batch.stats.time_ms,
+                    "spool_records": batch.stats.spool_records,
+                    "spool_bytes": batch.stats.spool_bytes,
+                    "dropped": _to_json(batch.stats.dropped),
+                },
+            )
+        opened: list[int] = []
+        updated: list[int] = []
+        for seq, draft in batch.findings:
+            if seq not in inserted:
+                continue
+            ticket_id, occurrences = conn.execute(
+                sql.upsert_ticket, _ticket_params(draft, now)
+            ).one()
+            (opened if occurrences == 1 else updated).append(ticket_id)
+        return BatchResult(
+            inserted_seqs=inserted,
+            acked_seq=acked_seq,
+            tickets_opened=tuple(opened),
+            tickets_updated=tuple(updated),
+        )
+
+    def stream_position(self, agent_id: str, epoch: str) -> int:
+        """The highest seq committed for (agent_id, epoch); 0 for a stream never seen."""
+        query = select(streams.c.acked_seq).where(
+            streams.c.agent_id == agent_id, streams.c.epoch == epoch
+        )
+        with self._transaction(self._read_lock) as conn:
+            acked: int | None = conn.execute(query).scalar_one_or_none()
+        return acked or 0
+
+    def record_rejected(
+        self,
+        agent_id: str,
+        epoch: str,
+        seq_first: int,
+        seq_last: int,
+        reason: str,
+        payload: bytes,
+        received_at_ms: int,
+    ) -> int:
+        """Keep a batch the collector refused, for inspection; returns its id."""
+        statement = (
+            insert(rejected_batches)
+            .values(
+                agent_id=agent_id,
+                epoch=epoch,
+                seq_first=seq_first,
+                seq_last=seq_last,
+                reason=reason,
+                payload=payload,
+                received_at_ms=received_at_ms,
+            )
+            .returning(rejected_batches.c.id)
+        )
+        with self._transaction(self._write_lock) as conn:
+            rejected_id: int = conn.execute(statement).scalar_one()
+        return rejected_id
+
+    def list_rejected(self, limit: int = 100) -> list[RejectedBatch]:
+        """Rejected batches, newest first."""
+        query = select(rejected_batches).order_by(rejected_batches.c.id.desc()).limit(limit)
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [RejectedBatch(**{**row, "payload": bytes(row["payload"])}) for row in rows]
+
+    # -- tickets --------------------------------------------------------------
+
+    def list_tickets(
+        self,
+        *,
+        state: TicketState | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Ticket]:
+        """Tickets, newest first, optionally only those in state and/or of agent_id."""
+        query = (
+            select(tickets)
+            .order_by(tickets.c.created_at_ms.desc(), tickets.c.id.desc())
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(tickets.c.state == state.value)
+        if agent_id is not None:
+            query = query.where(tickets.c.agent_id == agent_id)
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_ticket(row) for row in rows]
+
+    def get_ticket(self, ticket_id: int) -> Ticket | None:
+        query = select(tickets).where(tickets.c.id == ticket_id)
+        with self._transaction(self._read_lock) as conn:
+            row = conn.execute(query).mappings().one_or_none()
+        return None if row is None else _ticket(row)
+
+    def set_ticket_state(self, ticket_id: int, state: TicketState) -> bool:
+        """Move a ticket to state; False when there is no such ticket.
+
+        Reopening fails with StoreError while another ticket for the same
+        problem is open: there is at most one open ticket per dedup_key.
+        """
+        with self._transaction(self._write_lock) as conn:
+            dedup_key = conn.execute(
+                select(tickets.c.dedup_key).where(tickets.c.id == ticket_id)
+            ).scalar_one_or_none()
+            if dedup_key is None:
+                return False
+            if state is TicketState.OPEN:
+                other = conn.execute(
+                    select(tickets.c.id).where(
+                        tickets.c.dedup_key == dedup_key, OPEN_TICKET, tickets.c.id != ticket_id
+                    )
+                ).scalar_one_or_none()
+                if other is not None:
+                    raise StoreError(
+                        f"cannot reopen ticket {ticket_id}: ticket {other} is open "
+                        f"for the same problem ({dedup_key})"
+                    )
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket_id)
+                .values(state=state.value, updated_at_ms=self._clock())
+            )
+        return True
+
+    # -- hosts ----------------------------------------------------------------
+
+    def list_hosts(self) -> list[Host]:
+        """Every host that ever sent a batch, by agent_id."""
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(select(hosts).order_by(hosts.c.agent_id)).mappings().all()
+        return [_host(row) for row in rows]
+
+    def get_host(self, agent_id: str) -> Host | None:
+        query = select(hosts).where(hosts.c.agent_id == agent_id)
+        with self._transaction(self._read_lock) as conn:
+            row = conn.execute(query).mappings().one_or_none()
+        return None if row is None else _host(row)
+
+    def agent_health(self, agent_id: str) -> AgentHealth | None:
+        """The latest stats the agent reported about itself, if any."""
+        query = select(agent_stats).where(agent_stats.c.agent_id == agent_id)
+        with self._transaction(self._read_lock) as conn:
+            row = conn.execute(query).mappings().one_or_none()
+        if row is None:
+            return None
+        return AgentHealth(
+            agent_id=row["agent_id"],
+            time_ms=row["time_ms"],
+            spool_records=row["spool_records"],
+            spool_bytes=row["spool_bytes"],
+            dropped=MappingProxyType(json.loads(row["dropped"])),
+        )
+
+    # -- telemetry ------------------------------------------------------------
+
+    def telemetry_seqs(self, agent_id: str, epoch: str) -> list[int]:
+        """The seqs stored for one stream, ascending."""
+        query = (
+            select(telemetry.c.seq)
+            .where(telemetry.c.agent_id == agent_id, telemetry.c.epoch == epoch)
+            .order_by(telemetry.c.seq)
+        )
+        with self._transaction(self._read_lock) as conn:
+            return list(conn.execute(query).scalars())
+
+    def telemetry_count(self) -> int:
+        with self._transaction(self._read_lock) as conn:
+            count: int = conn.execute(select(func.count()).select_from(telemetry)).scalar_one()
+        return count
+
+    def telemetry_payloads(self, agent_id: str, epoch: str) -> list[tuple[int, str, bytes]]:
+        """(seq, kind, payload) for one stream, by seq."""
+        query = (
+            select(telemetry.c.seq, telemetry.c.kind, telemetry.c.payload)
+            .where(telemetry.c.agent_id == agent_id, telemetry.c.epoch == epoch)
+            .order_by(telemetry.c.seq)
+        )
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(query).all()
+        return [(seq, kind, bytes(payload)) for seq, kind, payload in rows]
+
+    def purge_telemetry(self, older_than_ms: int) -> int:
+        """Delete telemetry received before older_than_ms; returns how many rows went.
+
+        Stream positions stay where they are: agents resume after acked_seq,
+        so purging old records must not make the collector ask for them again.
+        """
+        statement = delete(telemetry).where(telemetry.c.received_at_ms < older_than_ms)
+        with self._transaction(self._write_lock) as conn:
+            return conn.execute(statement).rowcount
+
+    @contextmanager
+    def _transaction(self, lock: AbstractContextManager[Any]) -> Iterator[Connection]:
+        with lock:
+            try:
+                with self._engine.begin() as conn:
+                    yield conn
+            except SQLAlchemyError as exc:
+                raise self._url.error("store", exc) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The hot-path statements, built once per dialect so only parameters vary."""
+
+    upsert_host: Executable  # inventory and last_seen
+    touch_host: Executable  # last_seen only; the inventory stays as it was
+    advance_stream: Executable  # returns acked_seq
+    insert_telemetry: Executable  # returns the seqs actually inserted
+    upsert_stats: Executable
+    upsert_ticket: Executable  # returns (id, occurrences); occurrences 1 means new
+
+    @classmethod
+    def for_dialect(cls, name: str) -> _Statements:
+        dialect_insert = sqlite.insert if name == "sqlite" else postgresql.insert
+
+        host = dialect_insert(hosts)
+        last_seen = {"last_seen_ms": _greatest(hosts.c.last_seen_ms, host.excluded.last_seen_ms)}
+        inventory = {name: host.excluded[name] for name in _INVENTORY_FIELDS}
+
+        stream = dialect_insert(streams)
+        stats = dialect_insert(agent_stats)
+        ticket = dialect_insert(tickets)
+        return cls(
+            upsert_host=host.on_conflict_do_update(
+                index_elements=[hosts.c.agent_id], set_={**inventory, **last_seen}
+            ),
+            touch_host=host.on_conflict_do_update(
+                index_elements=[hosts.c.agent_id], set_=last_seen
+            ),
+            advance_stream=stream.on_conflict_do_update(
+                index_elements=[streams.c.agent_id, streams.c.epoch],
+                set_={"acked_seq": _greatest(streams.c.acked_seq, stream.excluded.acked_seq)},
+            ).returning(streams.c.acked_seq),
+            insert_telemetry=dialect_insert(telemetry)
+            .on_conflict_do_nothing(
+                index_elements=[telemetry.c.agent_id, telemetry.c.epoch, telemetry.c.seq]
+            )
+            .returning(telemetry.c.seq),
+            # Stats can arrive out of order across workers; keep the latest.
+            upsert_stats=stats.on_conflict_do_update(
+                index_elements=[agent_stats.c.agent_id],
+                set_={
+                    name: stats.excluded[name]
+                    for name in ("time_ms", "spool_records", "spool_bytes", "dropped")
+                },
+                where=stats.excluded.time_ms >= agent_stats.c.time_ms,
+            ),
+            upsert_ticket=ticket.on_conflict_do_update(
+                index_elements=[tickets.c.dedup_key],
+                index_where=OPEN_TICKET,
+                set_={
+                    "occurrences": tickets.c.occurrences + 1,
+                    "updated_at_ms": ticket.excluded.updated_at_ms,
+                    "first_seen_ms": _least(tickets.c.first_seen_ms, ticket.excluded.first_seen_ms),
+                    "last_seen_ms": _greatest(tickets.c.last_seen_ms, ticket.excluded.last_seen_ms),
+                    # The evidence belongs with last_seen: a late, older
+                    # observation does not replace a newer one's evidence.
+                    "evidence": case(
+                        (
+                            ticket.excluded.last_seen_ms >= tickets.c.last_seen_ms,
+                            ticket.excluded.evidence,
+                        ),
+                        else_=tickets.c.evidence,
+                    ),
+                },
+            ).returning(tickets.c.id, tickets.c.occurrences),
+        )
+
+
+def _greatest(current: ColumnElement[int], new: ColumnElement[int]) -> ColumnElement[int]:
+    # GREATEST is PostgreSQL-only and SQLite's two-argument max() is not portable.
+    return case((new > current, new), else_=current)
+
+
+def _least(current: ColumnElement[int], new: ColumnElement[int]) -> ColumnElement[int]:
+    return case((new < current, new), else_=current)
+
+
+def _ticket_params(draft: TicketDraft, now: int) -> dict[str, Any]:
+    return {
+        "dedup_key": draft.dedup_key,
+        "agent_id": draft.agent_id,
+        "hostname": draft.hostname,
+        "rule_id": draft.rule_id,
+        "rule_version": draft.rule_version,
+        "component": draft.component,
+        "severity": draft.severity,
+        "priority": draft.priority,
+        "tier": draft.tier,
+        "category": draft.category,
+        "summary": draft.summary,
+        "description": draft.description,
+        "evidence": _to_json(draft.evidence),
+        "state": TicketState.OPEN.value,
+        "occurrences": 1,
+        "created_at_ms": now,
+        "updated_at_ms": now,
+        "first_seen_ms": draft.observed_at_ms,
+        "last_seen_ms": draft.observed_at_ms,
+    }
+
+
+def _ticket(row: RowMapping) -> Ticket:
+    return Ticket(
+        **{
+            **row,
+            "evidence": MappingProxyType(json.loads(row["evidence"])),
+            "state": TicketState(row["state"]),
+        }
+    )
+
+
+def _host(row: RowMapping) -> Host:
+    return Host(
+        agent_id=row["agent_id"],
+        inventory=HostInventory(**{name: row[name] for name in _INVENTORY_FIELDS}),
+        first_seen_ms=row["first_seen_ms"],
+        last_seen_ms=row["last_seen_ms"],
+    )
+
+
+def _to_json(value: Mapping[str, Any]) -> str:
+    # Sorted and compact, so equal values are equal text on every backend.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: object) -> object:
+    # Records freeze their maps as MappingProxyType, which json does not know.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# -- engines ------------------------------------------------------------------
+
+
+def _create_engine(url: str, sqlite_synchronous: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, sqlite_synchronous)
+    if backend == "postgresql":
+        # Fail in seconds, not minutes, when the server's address is a black hole.
+        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
+    raise ValueError(f"unsupported backend {backend!r} (use sqlite or postgresql)")
+
+
+def _sqlite_engine(url: URL, synchronous: str) -> Engine:
+    if synchronous not in _SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # One connection shared by all threads and serialized by SqlStore's lock:
+    # SQLite admits one writer at a time anyway.
+    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Driver-level autocommit, so the BEGIN emitted below is the only
+        # transaction control: pysqlite would otherwise begin lazily, leaving
+        # reads outside any transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            f"synchronous={synchronous}",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class _ShownUrl:
+    """A database URL fit for messages: its password masked wherever it shows up."""
+
+    text: str
+    secrets: tuple[str, ...]
+
+    @classmethod
+    def of(cls, url: str) -> _ShownUrl:
+        match = _USERINFO.match(url)
+        if match is None or not match.group(2):
+            return cls(url, ())
+        raw = match.group(2)
+        masked = _USERINFO.sub(r"\1***@", url, count=1)
+        return cls(masked, tuple({raw, unquote(raw)}))
+
+    def error(self, what: str, exc: BaseException) -> StoreError:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        message = f"{what} {self.text}: {reason}"
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        return StoreError(message)

@@ -1,0 +1,1 @@
+"""Findings → pre-filled tickets (rendering here; lifecycle in the store)."""
