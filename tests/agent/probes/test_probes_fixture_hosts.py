@@ -1,0 +1,214 @@
+"""Every probe on every captured host, plus scenarios for what this build VM cannot show
+(a failing disk, unreadable devices, partial inventories)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.probes import PROBES, DiskProbe, InventoryProbe, ProbeOutput, SmartProbe
+from agent.records import ProbeError, SmartDevice
+from agent.sources import DirectorySource, ScenarioSource, SourceTimeout, Unavailable
+
+HOSTS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
+HOSTS = sorted(p for p in HOSTS_DIR.iterdir() if (p / "host.toml").is_file())
+
+
+def test_probes_are_listed_once_in_order():
+    assert [p.name for p in PROBES] == ["inventory", "disk", "smart"]
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=[h.name for h in HOSTS])
+@pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
+def test_every_probe_on_every_captured_host(probe, host):
+    source = DirectorySource(host)
+    output = probe.collect(source)
+    assert isinstance(output, ProbeOutput)
+    assert all(e.probe == probe.name for e in output.errors)
+    assert output.inventory is not None or output.volumes or output.smart or output.errors
+    captured = json.loads((host / "manifest.json").read_text("utf-8"))["specs"]
+    for spec in probe.specs(source.os):  # everything a probe asks for up front was captured
+        assert spec.name in captured
+
+
+def test_debian12_vm():
+    source = DirectorySource(HOSTS_DIR / "linux-debian12-vm")
+    inventory = InventoryProbe().collect(source)
+    assert inventory.errors == ()
+    assert inventory.inventory is not None
+    assert inventory.inventory.os_name == "Debian GNU/Linux 12 (bookworm)"
+    assert inventory.inventory.os_version == "12"
+    assert inventory.inventory.machine_id == "3d1219c7c4c5404aaa1f6d2a48adfda4"
+    assert inventory.inventory.cpu_cores == 2
+    disk = DiskProbe().collect(source)
+    assert [(v.mount, v.fstype) for v in disk.volumes] == [("/", "ext4")]
+    smart = SmartProbe().collect(source)
+    assert smart == ProbeOutput(errors=(ProbeError("smart", "unavailable", "smartctl not found"),))
+
+
+# --- SMART scenarios ------------------------------------------------------------------
+
+
+def _scan(*devices: dict[str, str]) -> str:
+    return json.dumps({"smartctl": {"version": [7, 3], "exit_status": 0}, "devices": list(devices)})
+
+
+def _smartctl(name: str, passed: bool, exit_status: int = 0, **extra: object) -> str:
+    doc: dict[str, object] = {
+        "json_format_version": [1, 0],
+        "smartctl": {"version": [7, 3], "exit_status": exit_status},
+        "device": {"name": name, "info_name": f"{name} [SAT]", "type": "sat", "protocol": "ATA"},
+        "model_name": "ST2000DM001-1CH164",
+        "smart_status": {"passed": passed},
+    }
+    return json.dumps(doc | extra)
+
+
+SDA = {"name": "/dev/sda", "info_name": "/dev/sda [SAT]", "type": "sat", "protocol": "ATA"}
+SDB = {"name": "/dev/sdb", "info_name": "/dev/sdb [SAT]", "type": "sat", "protocol": "ATA"}
+
+
+def test_failing_disk():
+    # smartctl sets bit 3 (8: "DISK FAILING") and still writes a complete document.
+    table = {"table": [{"id": 5, "name": "Reallocated_Sector_Ct", "raw": {"value": 3872}}]}
+    source = ScenarioSource(
+        "linux",
+        {
+            "smartctl_scan": _scan(SDA),
+            "smartctl_x.sda": _smartctl("/dev/sda", False, 8, ata_smart_attributes=table),
+        },
+    )
+    output = SmartProbe().collect(source)
+    assert output.errors == ()
+    (device,) = output.smart
+    assert device.failed
+    assert (device.reallocated_sectors, device.smartctl_exit_status) == (3872, 8)
+
+
+def test_per_device_failures_do_not_hide_the_other_devices():
+    open_failed = json.dumps(
+        {
+            "smartctl": {
+                "exit_status": 2,
+                "messages": [
+                    {
+                        "string": "Smartctl open device: /dev/sdb failed: Permission denied",
+                        "severity": "error",
+                    }
+                ],
+            }
+        }
+    )
+    nvme = {"name": "/dev/nvme0", "type": "nvme", "protocol": "NVMe"}
+    sdc = {"name": "/dev/sdc", "type": "sat", "protocol": "ATA", "open_error": "No such device"}
+    sdd = {"name": "/dev/sdd", "type": "sat", "protocol": "ATA"}
+    source = ScenarioSource(
+        "windows",  # smartctl exists on every OS; the probe does not care
+        {
+            "smartctl_scan": _scan(SDA, SDB, nvme, sdc, sdd),
+            "smartctl_x.sda": _smartctl("/dev/sda", True),
+            "smartctl_x.sdb": Unavailable("smartctl exited with status 2", output=open_failed),
+            "smartctl_x.nvme0": SourceTimeout("timeout: smartctl did not finish within 30 s"),
+            "smartctl_x.sdd": "smartctl: garbage",
+        },
+    )
+    output = SmartProbe().collect(source)
+    assert [d.device for d in output.smart] == ["/dev/sda"]
+    assert [(e.kind, e.message) for e in output.errors] == [
+        (
+            "unavailable",
+            "/dev/sdb: smartctl exited with status 2 "
+            "(Smartctl open device: /dev/sdb failed: Permission denied)",
+        ),
+        ("timeout", "/dev/nvme0: timeout: smartctl did not finish within 30 s"),
+        ("unavailable", "/dev/sdc: No such device"),
+        ("parse", "/dev/sdd: smartctl: not JSON: Expecting value at line 1"),
+    ]
+
+
+def test_no_devices():
+    output = SmartProbe().collect(ScenarioSource("linux", {"smartctl_scan": _scan()}))
+    assert output == ProbeOutput()
+
+
+def test_healthy_disk_record():
+    source = ScenarioSource(
+        "linux", {"smartctl_scan": _scan(SDA), "smartctl_x.sda": _smartctl("/dev/sda", True)}
+    )
+    assert SmartProbe().collect(source).smart == (
+        SmartDevice(
+            device="/dev/sda",
+            protocol="ATA",
+            model="ST2000DM001-1CH164",
+            health_known=True,
+            health_passed=True,
+        ),
+    )
+
+
+# --- inventory and disk scenarios -----------------------------------------------------
+
+FACTS = json.dumps({"hostname": "ws-17", "kernel": "6.1.0-21-amd64", "arch": "x86_64"})
+
+
+def test_inventory_is_partial_when_optional_files_fail():
+    source = ScenarioSource(
+        "linux",
+        {
+            "host_facts": FACTS,
+            "os_release_usr_lib": 'NAME="Fedora Linux"\nVERSION_ID=40\n',
+            "machine_id": "not-an-id\n",
+        },
+    )
+    output = InventoryProbe().collect(source)
+    assert output.inventory is not None
+    assert (output.inventory.hostname, output.inventory.os_name) == ("ws-17", "Fedora Linux")
+    assert output.inventory.os_version == "40"
+    assert output.inventory.machine_id == ""
+    assert [(e.probe, e.kind) for e in output.errors] == [("inventory", "parse")]
+
+
+def test_inventory_without_os_release_or_machine_id():
+    output = InventoryProbe().collect(ScenarioSource("linux", {"host_facts": FACTS}))
+    assert output.inventory is not None and output.inventory.os_name == ""
+    assert [e.kind for e in output.errors] == ["unavailable", "unavailable"]
+
+
+def test_inventory_needs_host_facts():
+    with pytest.raises(Unavailable):
+        InventoryProbe().collect(ScenarioSource("linux", {}))
+
+
+@pytest.mark.parametrize("probe", [InventoryProbe(), DiskProbe()], ids=["inventory", "disk"])
+@pytest.mark.parametrize("os", ["windows", "darwin"])
+def test_not_yet_on_other_os(probe, os):
+    assert probe.specs(os) == ()
+    assert probe.collect(ScenarioSource(os, {})) == ProbeOutput(
+        errors=(ProbeError(probe.name, "unavailable", f"not implemented on {os} yet"),)
+    )
+
+
+def test_disk_mount_failures_are_partial_errors():
+    usage = {
+        "mounts": [
+            {
+                "mount": "/",
+                "device": "/dev/vda",
+                "fstype": "ext4",
+                "opts": "rw",
+                "statvfs": {"f_frsize": 4096, "f_blocks": 10, "f_bfree": 5, "f_bavail": 4},
+            },
+            {
+                "mount": "/srv/nfs",
+                "device": "nas:/srv",
+                "fstype": "nfs4",
+                "opts": "rw",
+                "error": {"kind": "timeout", "message": "statvfs did not answer within 2 s"},
+            },
+        ]
+    }
+    output = DiskProbe().collect(ScenarioSource("linux", {"disk_usage": json.dumps(usage)}))
+    assert [v.mount for v in output.volumes] == ["/"]
+    assert output.errors == (
+        ProbeError("disk", "timeout", "/srv/nfs: statvfs did not answer within 2 s"),
+    )

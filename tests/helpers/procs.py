@@ -1,0 +1,97 @@
+"""Real processes for the end-to-end and fault tests: collectors, agents, feeders."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("RDIAG_")}
+    out["PYTHONPATH"] = str(ROOT)
+    return out
+
+
+@dataclass
+class CollectorProc:
+    proc: subprocess.Popen[str]
+    address: str
+    db: Path
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful anything, as a crash or an OOM kill would do."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise
+            finally:
+                self._close()
+        self._close()
+        return self.proc.returncode
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.db}"
+
+
+def start_collector(
+    db: Path, log: Path, *, port: int = 0, extra: tuple[str, ...] = (), timeout: float = 30
+) -> CollectorProc:
+    """Start `rdiag-collector serve` on loopback and wait for its listening line."""
+    argv = [
+        str(BIN / "rdiag-collector"),
+        "--store",
+        f"sqlite:///{db}",
+        "serve",
+        "--insecure",
+        "--listen",
+        f"127.0.0.1:{port}",
+        *extra,
+    ]
+    errfile = open(log, "a")  # noqa: SIM115 (kept open for the child's lifetime)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env())
+    errfile.close()
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(r"listening on (\S+)", line)
+        if m:
+            return CollectorProc(proc, m.group(1), db, log)
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    raise RuntimeError(f"collector did not start; log:\n{log.read_text()}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
