@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -76,7 +77,12 @@ def start_collector(
     errfile.close()
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
+        # Wait with a deadline: a collector that hangs before its listening line must not
+        # hang the caller (the line itself is written whole and flushed).
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if not ready:
+            break
         line = proc.stdout.readline()
         if not line:
             break

@@ -1,0 +1,49 @@
+"""`make demo` as a user runs it: `python -m tests.demo`, a real collector and five real agents."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.procs import ROOT, env
+
+# Written out here, not taken from tests/demo.py, so a demo that quietly expects less fails.
+EXPECTED_SUMMARIES = {
+    "ws-finance-07": ["[Disk] Volume /home almost full on ws-finance-07"],
+    "ws-design-12": ["[Hardware] Drive /dev/sda reports SMART failure on ws-design-12"],
+    "ws-lab-21": ["[Disk] Volume / almost full on ws-lab-21"],
+    "ws-support-03": [],
+}
+
+
+@pytest.mark.slow
+def test_demo_opens_the_expected_tickets_and_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"demo exit status {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
+    text = done.stdout
+    assert "Traceback" not in text + done.stderr
+    for hostname, summaries in EXPECTED_SUMMARIES.items():
+        header = next(line for line in text.splitlines() if line.startswith(f">> {hostname} "))
+        assert header.endswith(f": {len(summaries)} ticket{'' if len(summaries) == 1 else 's'}")
+        for summary in summaries:
+            (line,) = [line for line in text.splitlines() if line.endswith(f"  {summary}")]
+            assert line.startswith("#")  # the ticket's own header line: "#3  P2  [Disk] ..."
+    # Nothing for the healthy host anywhere in the ticket texts.
+    assert "on ws-support-03" not in text
+    assert "DEMO OK" in text
+    assert (out / "collector.db").is_file()
+    assert (out / "logs" / "collector.log").is_file()
