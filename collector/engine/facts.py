@@ -24,9 +24,11 @@ def human_bytes(n: int) -> str:
 
 def volume_facts(v: Volume) -> dict[str, Any]:
     facts = asdict(v)
+    # Unrounded: a rule's `used_pct >= 95` must not fire at 94.96 %. Templates round
+    # with {used_pct:.1f}; the ticket's evidence rounds for display (tickets/render.py).
     facts.update(
-        used_pct=round(v.used_pct, 1),
-        inodes_used_pct=round(v.inodes_used_pct, 1),
+        used_pct=v.used_pct,
+        inodes_used_pct=v.inodes_used_pct,
         free_human=human_bytes(v.free_bytes),
         total_human=human_bytes(v.total_bytes),
         used_human=human_bytes(v.used_bytes),

@@ -174,8 +174,14 @@ def load_rules(folder: Path) -> LoadResult:
             continue
         try:
             rule = parse_rule(file.read_text(encoding="utf-8"), file)
-        except (RuleError, OSError, UnicodeDecodeError) as exc:
+        except RuleError as exc:
             errors.append(str(exc))
+            continue
+        except OSError as exc:
+            errors.append(f"{file}:1: cannot read: {exc.strerror or exc}")
+            continue
+        except UnicodeDecodeError as exc:
+            errors.append(f"{file}:1: not UTF-8 text (byte {exc.start}: {exc.reason})")
             continue
         if rule.id in seen:
             errors.append(

@@ -25,6 +25,11 @@ def dedup_key(agent_id: str, rule_id: str, component: str) -> str:
     return f"rdiag-{digest[:20]}"
 
 
+def _shown(value: object) -> object:
+    # Percentages are computed at full precision for the rules; people read two decimals.
+    return round(value, 2) if isinstance(value, float) else value
+
+
 def draft(finding: Finding, agent_id: str) -> TicketDraft:
     rule, facts = finding.rule, finding.facts
     steps = [template.render(s, facts) for s in rule.ticket.remediation]
@@ -48,7 +53,7 @@ def draft(finding: Finding, agent_id: str) -> TicketDraft:
     evidence = {
         "record": rule.record,
         "observed_at_ms": finding.observed_at_ms,
-        "values": {k: facts[k] for k in EVIDENCE_FIELDS[rule.record] if k in facts},
+        "values": {k: _shown(facts[k]) for k in EVIDENCE_FIELDS[rule.record] if k in facts},
         "conditions": [f"{c.field} {c.op.value} {c.value!r}" for c in rule.when],
     }
     return TicketDraft(
