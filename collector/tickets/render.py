@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from collector.engine import template
+from collector.engine.facts import human_bytes
 from collector.engine.model import Finding
 from collector.store import TicketDraft
 
@@ -25,6 +26,10 @@ def dedup_key(agent_id: str, rule_id: str, component: str) -> str:
     return f"rdiag-{digest[:20]}"
 
 
+def _host_value(key: str, value: object) -> object:
+    return human_bytes(value) if key == "memory_bytes" and isinstance(value, int) else value
+
+
 def _shown(value: object) -> object:
     # Percentages are computed at full precision for the rules; people read two decimals.
     return round(value, 2) if isinstance(value, float) else value
@@ -33,7 +38,8 @@ def _shown(value: object) -> object:
 def draft(finding: Finding, agent_id: str) -> TicketDraft:
     rule, facts = finding.rule, finding.facts
     steps = [template.render(s, facts) for s in rule.ticket.remediation]
-    host_lines = [f"- {k.replace('_', ' ')}: {facts[k]}" for k in HOST_FIELDS if facts.get(k)]
+    host_lines = [f"- {k.removesuffix('_bytes').replace('_', ' ')}: {_host_value(k, facts[k])}"
+                  for k in HOST_FIELDS if facts.get(k)]  # fmt: skip
     description = "\n".join(
         [
             f"**Symptom.** {template.render(rule.ticket.symptom, facts)}",

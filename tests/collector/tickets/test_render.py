@@ -12,7 +12,8 @@ from tests.collector.engine.test_load import GOOD
 
 GIB = 1024**3
 HOST = HostInventory(hostname="ws-1", os_family="linux", os_name="Debian GNU/Linux 12",
-                     kernel="6.1.0", machine_id="abc123")  # fmt: skip
+                     kernel="6.1.0", machine_id="abc123",
+                     memory_bytes=16 * GIB)  # fmt: skip
 
 
 def _draft(used: int, taken_at: int = 1000):  # type: ignore[no-untyped-def]
@@ -32,6 +33,7 @@ def test_draft_is_pre_filled_from_the_rule_and_the_record() -> None:
     assert "**Symptom.** /home is 96.0% full" in d.description
     assert "1. clean /home" in d.description
     assert "- os name: Debian GNU/Linux 12" in d.description
+    assert "- memory: 16.0 GiB" in d.description
     assert d.evidence["values"]["used_pct"] == 96.0
     assert d.evidence["values"]["device"] == "/dev/sda2"
     assert d.evidence["conditions"] == ["used_pct >= 90"]
