@@ -28,6 +28,11 @@ from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import telemetry_pb2 as pb
 
 MAX_RECORDS_PER_BATCH = 10_000
+# The store keeps integers in signed 64-bit columns (and cpu_cores in a 32-bit
+# one), while the wire has uint64/uint32: a larger value would fail the commit,
+# which an agent retries for ever. Refuse it here, where it is the data's fault.
+MAX_INT64 = 2**63 - 1
+MAX_INT32 = 2**31 - 1
 _SEVERITIES = frozenset(int(s) for s in Severity)
 _PRIORITIES = frozenset(int(p) for p in Priority)
 
@@ -43,20 +48,34 @@ class DecodedRecord:
     body: Body
 
 
+def _int(value: int, limit: int, what: str) -> int:
+    if value > limit:
+        raise BadBatch(f"{what} {value} is too large (at most {limit})")
+    return value
+
+
+def _text(value: str, what: str) -> str:
+    # PostgreSQL text cannot hold NUL; these strings end up in text columns
+    # (hosts) or in ticket text, so a NUL would fail the commit for ever.
+    if "\x00" in value:
+        raise BadBatch(f"{what} contains a NUL character")
+    return value
+
+
 def inventory(msg: pb.HostInventory) -> HostInventory:
     return HostInventory(
-        hostname=msg.hostname,
-        os_family=msg.os_family,
-        os_name=msg.os_name,
-        os_version=msg.os_version,
-        kernel=msg.kernel,
-        arch=msg.arch,
-        cpu_model=msg.cpu_model,
-        cpu_cores=msg.cpu_cores,
-        memory_bytes=msg.memory_bytes,
+        hostname=_text(msg.hostname, "inventory hostname"),
+        os_family=_text(msg.os_family, "inventory os_family"),
+        os_name=_text(msg.os_name, "inventory os_name"),
+        os_version=_text(msg.os_version, "inventory os_version"),
+        kernel=_text(msg.kernel, "inventory kernel"),
+        arch=_text(msg.arch, "inventory arch"),
+        cpu_model=_text(msg.cpu_model, "inventory cpu_model"),
+        cpu_cores=_int(msg.cpu_cores, MAX_INT32, "inventory cpu_cores"),
+        memory_bytes=_int(msg.memory_bytes, MAX_INT64, "inventory memory_bytes"),
         boot_time_unix=msg.boot_time_unix,
-        machine_id=msg.machine_id,
-        agent_version=msg.agent_version,
+        machine_id=_text(msg.machine_id, "inventory machine_id"),
+        agent_version=_text(msg.agent_version, "inventory agent_version"),
     )
 
 
@@ -66,9 +85,9 @@ def snapshot(msg: pb.Snapshot) -> Snapshot:
         inventory=inventory(msg.inventory) if msg.HasField("inventory") else None,
         volumes=tuple(
             Volume(
-                mount=v.mount,
-                device=v.device,
-                fstype=v.fstype,
+                mount=_text(v.mount, "volume mount"),
+                device=_text(v.device, "volume device"),
+                fstype=_text(v.fstype, "volume fstype"),
                 total_bytes=v.total_bytes,
                 used_bytes=v.used_bytes,
                 free_bytes=v.free_bytes,
@@ -80,11 +99,11 @@ def snapshot(msg: pb.Snapshot) -> Snapshot:
         ),
         smart=tuple(
             SmartDevice(
-                device=d.device,
-                protocol=d.protocol,
-                model=d.model,
-                serial=d.serial,
-                firmware=d.firmware,
+                device=_text(d.device, "SMART device"),
+                protocol=_text(d.protocol, "SMART protocol"),
+                model=_text(d.model, "SMART model"),
+                serial=_text(d.serial, "SMART serial"),
+                firmware=_text(d.firmware, "SMART firmware"),
                 health_known=d.health_known,
                 health_passed=d.health_passed,
                 temperature_c=d.temperature_c,
@@ -119,8 +138,8 @@ def event(msg: pb.Event) -> Event:
 def stats(msg: pb.AgentStats) -> AgentStats:
     return AgentStats(
         time_ms=msg.time_ms,
-        spool_records=msg.spool_records,
-        spool_bytes=msg.spool_bytes,
+        spool_records=_int(msg.spool_records, MAX_INT64, "stats spool_records"),
+        spool_bytes=_int(msg.spool_bytes, MAX_INT64, "stats spool_bytes"),
         dropped=dict(msg.dropped),
     )
 
@@ -145,8 +164,11 @@ def _record(rec: pb.Record) -> DecodedRecord:
 
 def check_envelope(batch: cpb.Batch, last_seq_in_stream: int) -> None:
     """Checks that need no decoding: sequence range and count."""
-    if batch.seq_first < 1 or batch.seq_last < batch.seq_first:
-        raise BadBatch(f"invalid sequence range {batch.seq_first}-{batch.seq_last}")
+    if batch.seq_first < 1 or batch.seq_last < batch.seq_first or batch.seq_last > MAX_INT64:
+        raise BadBatch(
+            f"invalid sequence range {batch.seq_first}-{batch.seq_last} "
+            f"(expected 1 <= seq_first <= seq_last <= {MAX_INT64})"
+        )
     if batch.seq_first <= last_seq_in_stream:
         raise BadBatch(
             f"sequence {batch.seq_first} is not after {last_seq_in_stream}, "
@@ -169,22 +191,28 @@ def decode_records(batch: cpb.Batch, payload: bytes) -> list[DecodedRecord]:
         parsed = pb.TelemetryBatch.FromString(payload)
     except DecodeError as exc:
         raise BadBatch(f"payload is not a TelemetryBatch: {exc}") from None
-    records = [_record(r) for r in parsed.records]
-    if len(records) != batch.record_count:
+    if len(parsed.records) != batch.record_count:
         raise BadBatch(
-            f"payload holds {len(records)} records, the batch declares {batch.record_count}"
+            f"payload holds {len(parsed.records)} records, "
+            f"the batch declares record_count {batch.record_count}"
         )
+    if not parsed.records:
+        raise BadBatch("the batch holds no records")
     previous = batch.seq_first - 1
-    for r in records:
-        if r.stored.seq <= previous or r.stored.seq > batch.seq_last:
+    for rec in parsed.records:
+        if rec.seq <= previous or rec.seq > batch.seq_last:
             raise BadBatch(
-                f"record seq {r.stored.seq} is out of order or outside "
+                f"record sequence {rec.seq} is out of order or outside "
                 f"{batch.seq_first}-{batch.seq_last}"
             )
-        previous = r.stored.seq
-    if records[0].stored.seq != batch.seq_first or records[-1].stored.seq != batch.seq_last:
-        raise BadBatch("the first and last record do not match seq_first and seq_last")
-    return records
+        previous = rec.seq
+    first, last = parsed.records[0].seq, parsed.records[-1].seq
+    if first != batch.seq_first or last != batch.seq_last:
+        raise BadBatch(
+            f"records run from sequence {first} to {last}, "
+            f"the batch declares {batch.seq_first}-{batch.seq_last}"
+        )
+    return [_record(r) for r in parsed.records]
 
 
 def welcome(

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from collector.engine.evaluate import evaluate
 from collector.engine.model import Rule
 from collector.ingest import convert
 from collector.ingest.committer import GroupCommitter, StoreUnavailable
-from collector.store import BatchResult, IncomingBatch, SqlStore, TicketDraft
+from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError, TicketDraft
 from collector.tickets.render import draft
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
@@ -35,6 +36,8 @@ PROTOCOL_VERSION = 1
 REJECTED_SEQ_KEY = "rdiag-rejected-seq"  # the agent drops these records (they can never be stored)
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _ACK_WINDOW = 64  # batches decoded ahead of their acks, per stream
+_ENVELOPE_BYTES = 1024  # room for AgentMessage/Batch framing around a payload
+_MAX_UINT32 = 2**32 - 1
 
 
 @dataclass
@@ -63,6 +66,14 @@ class _Stream:
     last_seq: int = 0
     peer: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Submitted to the committer, not yet known to be committed (oldest first).
+    commits: deque[asyncio.Future[BatchResult]] = field(default_factory=deque)
+
+    def commit_failed(self) -> bool:
+        """True once an earlier batch's commit failed: later ones must not be sent on."""
+        while self.commits and _committed(self.commits[0]):
+            self.commits.popleft()
+        return any(f.done() and not _committed(f) for f in self.commits)
 
 
 class _Abort(Exception):
@@ -84,6 +95,7 @@ class CollectorService(cpb_grpc.CollectorServicer):
         policy: AgentPolicy,
         max_batch_bytes: int,
         max_streams: int,
+        max_message_bytes: int | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._store = store
@@ -92,6 +104,13 @@ class CollectorService(cpb_grpc.CollectorServicer):
         self._rules = rules
         self._policy = policy
         self._max_batch_bytes = max_batch_bytes
+        # What Welcome tells agents to keep a batch under: a payload the server
+        # would refuse as a message (grpc's RESOURCE_EXHAUSTED carries no
+        # rejected-seq, so the agent would resend it for ever) must not be built.
+        advertised = max_batch_bytes
+        if max_message_bytes:
+            advertised = min(advertised, max_message_bytes - _ENVELOPE_BYTES)
+        self._advertised_batch_bytes = max(1, min(advertised, _MAX_UINT32))
         self._max_streams = max_streams
         self._clock_ms = clock_ms
         self.stats = IngestStats()
@@ -122,12 +141,17 @@ class CollectorService(cpb_grpc.CollectorServicer):
         except StopAsyncIteration:
             return
         stream = await self._hello(first, context)
-        acked = await asyncio.to_thread(self._store.stream_position, stream.agent_id, stream.epoch)
+        try:
+            acked = await asyncio.to_thread(
+                self._store.stream_position, stream.agent_id, stream.epoch
+            )
+        except StoreError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
         yield convert.welcome(
             collector_version=collector.__version__,
             protocol_version=PROTOCOL_VERSION,
             acked_seq=acked,
-            max_batch_bytes=self._max_batch_bytes,
+            max_batch_bytes=self._advertised_batch_bytes,
             preferred_dictionary_id=max(self._codec.dictionaries.ids, default=0),
             interval_seconds=self._policy.interval_seconds,
             probes=self._policy.probes,
@@ -187,7 +211,10 @@ class CollectorService(cpb_grpc.CollectorServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "spool_epoch must be 8-64 hex digits"
             )
-        host = convert.inventory(hello.host) if hello.HasField("host") else None
+        try:
+            host = convert.inventory(hello.host) if hello.HasField("host") else None
+        except convert.BadBatch as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Hello host: {exc}")
         log.info(
             "agent connected",
             extra={"agent_id": hello.agent_id, "peer": context.peer(),
@@ -205,13 +232,32 @@ class CollectorService(cpb_grpc.CollectorServicer):
             async for msg in it:
                 if msg.WhichOneof("kind") != "batch":
                     raise _Abort(grpc.StatusCode.FAILED_PRECONDITION, "only Batch may follow Hello")
+                if stream.commit_failed():
+                    # An earlier batch was not stored. Committing this one would move the
+                    # stream's position past it, and the agent would then drop it as acked.
+                    return  # the handler reaches the failed commit and answers UNAVAILABLE
                 incoming = await self._incoming(msg.batch, stream)
-                await pending.put(await self._committer.submit(incoming))
+                fut = await self._committer.submit(incoming)
+                fut.add_done_callback(_retrieve)  # a stream that ended early never awaits it
+                stream.commits.append(fut)
+                await pending.put(fut)
             await pending.put(None)
         except _Abort as abort:
             await pending.put(abort)
         except grpc.aio.AioRpcError:
             await pending.put(None)  # the agent went away; nothing to answer
+        except grpc.aio.AbortError:
+            return  # the handler already ended the call with a status
+        except StoreError as exc:  # keeping a rejected batch failed
+            await pending.put(_Abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}"))
+        except Exception as exc:  # a bug must end this stream with a status, not hang it
+            log.error(
+                "batch handling failed",
+                extra={"agent_id": stream.agent_id, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            await pending.put(
+                _Abort(grpc.StatusCode.INTERNAL, f"collector failed on this batch: {exc}")
+            )
 
     async def _incoming(self, batch: cpb.Batch, stream: _Stream) -> IncomingBatch:
         try:
@@ -219,7 +265,11 @@ class CollectorService(cpb_grpc.CollectorServicer):
         except convert.BadBatch as exc:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         if batch.codec not in CODECS:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown codec {batch.codec}")
+            known = ", ".join(f"{v} ({n})" for v, n in sorted(CODECS.items()))
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"unknown codec {batch.codec}; this collector accepts {known}",
+            )
         if batch.dictionary_id and batch.dictionary_id not in self._codec.dictionaries.ids:
             # Not the data's fault: the agent may resend without a dictionary after Welcome.
             raise _Abort(
@@ -278,3 +328,12 @@ class CollectorService(cpb_grpc.CollectorServicer):
             batch.payload,
             self._clock_ms(),
         )
+
+
+def _committed(fut: asyncio.Future[BatchResult]) -> bool:
+    return fut.done() and not fut.cancelled() and fut.exception() is None
+
+
+def _retrieve(fut: asyncio.Future[BatchResult]) -> None:
+    if not fut.cancelled():
+        fut.exception()
