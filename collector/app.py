@@ -42,6 +42,7 @@ class Collector:
     service: CollectorService | None = None
     port: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> int:
         cfg = self.config
@@ -54,6 +55,7 @@ class Collector:
             rules=lambda: self.rules,
             policy=AgentPolicy(int(cfg.agents.interval), cfg.agents.probes),
             max_batch_bytes=int(cfg.server.max_batch_bytes),
+            max_message_bytes=int(cfg.server.max_message_bytes),
             max_streams=cfg.ingest.max_streams,
         )
         limit = int(cfg.server.max_message_bytes)
@@ -107,7 +109,9 @@ class Collector:
         return int(bound) if port == "0" or not port else int(port)
 
     async def _retention(self) -> None:
-        while True:
+        # Never cancelled mid-purge: the purge runs in a worker thread that cancelling
+        # would not stop, and closing the store under it crashes the SQLite driver.
+        while not self._stopping.is_set():
             cutoff = _now_ms() - int(self.config.store.retention * 1000)
             try:
                 gone = await asyncio.to_thread(self.store.purge_telemetry, cutoff)
@@ -115,7 +119,9 @@ class Collector:
                     log.info("retention purged telemetry", extra={"rows": gone})
             except Exception as exc:  # retention must never take ingest down
                 log.error("retention failed", extra={"error": str(exc)})
-            await asyncio.sleep(RETENTION_EVERY_S)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RETENTION_EVERY_S):
+                    await self._stopping.wait()
 
     async def stop(self) -> None:
         """Stop taking streams, let in-flight batches commit and ack, then close the store."""
@@ -123,10 +129,9 @@ class Collector:
             await self.server.stop(self.config.server.grace)
         if self.committer is not None:
             await self.committer.close()
+        self._stopping.set()
         for t in self._tasks:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            await t  # each ends at its next check of _stopping, after its own work
         self.store.close()
 
 
