@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--agent-id", help="agent id (default: made once, kept in STATE_DIR)")
     run.add_argument("--interval", help="collection interval, e.g. 60s")
     run.add_argument(
+        "--probe-timeout", help="per-probe timeout, e.g. 20s (capped at twice the interval)"
+    )
+    run.add_argument(
         "--once", action="store_true", help="one cycle, deliver it, exit (1 if undelivered)"
     )
     run.add_argument(
@@ -55,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument(
         "--source", type=Path, metavar="DIR", help="read a capture folder, not this host"
     )
+    col.add_argument("--probe-timeout", help="per-probe timeout, e.g. 20s")
 
     cap = sub.add_parser(
         "capture", help="write everything the probes read into DIR (a capture folder)"
@@ -83,6 +87,7 @@ def _config(args: argparse.Namespace) -> AgentConfig:
         "identity.agent_id": get("agent_id"),
         "spool.path": str(get("spool")) if get("spool") else None,
         "collect.interval": get("interval"),
+        "collect.probe_timeout": get("probe_timeout"),
         "log.format": get("log_format"),
     }
     return load_or_exit(PROG, AgentConfig, path, ENV_PREFIX, overrides)
@@ -125,10 +130,11 @@ def _run(args: argparse.Namespace, cfg: AgentConfig) -> int:
         from agent.common.cli import fail
 
         fail(PROG, str(exc))
-    except PermissionError as exc:
+    except OSError as exc:
+        # A state dir that is read-only, full, or has a file in the way.
         from agent.common.cli import fail
 
-        fail(PROG, f"cannot write the agent state: {exc}")
+        fail(PROG, f"cannot write the agent state in {cfg.identity.state_dir}: {exc}")
     if args.once and not delivered:
         log.error("snapshot spooled but not acknowledged by the collector in time")
         return 1

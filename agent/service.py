@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import agent
 from agent.common.codec import Codec
@@ -36,21 +37,48 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _read_id(path: Path) -> str:
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text(encoding="ascii").strip()
+    return ""
+
+
 def resolve_agent_id(cfg: AgentConfig) -> str:
-    """The configured id, or the one kept in the state dir (made on first start)."""
+    """The configured id, or the one kept in the state dir (made on first start).
+
+    Two first starts at once (a service manager restarting while an operator runs
+    `rdiag-agent run` by hand) must agree on one id: each writes its candidate to a
+    file of its own, then hard-links it into place, which fails if the other won;
+    the loser adopts the winner's id.
+    """
     if cfg.identity.agent_id:
         return cfg.identity.agent_id
     path = cfg.identity.state_dir / "agent_id"
-    with contextlib.suppress(FileNotFoundError):
-        existing = path.read_text(encoding="ascii").strip()
-        if existing:
-            return existing
+    existing = _read_id(path)
+    if existing:
+        return existing
     path.parent.mkdir(parents=True, exist_ok=True)
     new = str(uuid.uuid4())
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new + "\n", encoding="ascii")
-    os.replace(tmp, path)  # atomic: two starts never end with two ids
-    return new
+    tmp = path.with_name(f".{path.name}.{new}.tmp")
+    try:
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(new + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, complete (tmp is on disk), and never overwrites
+            return new
+        except FileExistsError:
+            winner = _read_id(path)
+            if winner:
+                return winner
+            # An empty leftover (an operator's `truncate`, an older version's crash).
+        except OSError:
+            pass  # no hard links on this filesystem (some FAT or network mounts)
+        os.replace(tmp, path)
+        return _read_id(path) or new
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class AgentRuntime:
@@ -110,13 +138,18 @@ class AgentRuntime:
             log.info("probes changed by collector", extra={"probes": ",".join(probes)})
             self.enabled = probes
 
+    @property
+    def probe_timeout(self) -> float:
+        """The configured timeout, at most twice the interval (which the collector may shorten)."""
+        return min(float(self.cfg.collect.probe_timeout), 2 * self.interval)
+
     async def collect_once(self) -> Snapshot:
         """Run the enabled probes and spool the snapshot (plus the agent's own stats)."""
         probes = [p for p in PROBES if p.name in self.enabled]
         snap = await collect_snapshot(
             self.source,
             probes,
-            timeout_s=float(self.cfg.collect.probe_timeout),
+            timeout_s=self.probe_timeout,
             clock_ms=self.clock_ms,
             agent_version=agent.__version__,
         )

@@ -55,7 +55,7 @@ def declared_keys(cls: type[Any], prefix: str = "") -> set[str]:
     ids=["agent", "collector"],
 )
 def test_example_config_loads_and_documents_every_key(path: Path, cls: type, prefix: str) -> None:
-    loaded = load(cls, path, env_prefix=prefix, environ={})
+    loaded: object = load(cls, path, env_prefix=prefix, environ={})
     defaults = cls()
     # The example shows the defaults, so loading it changes nothing.
     assert loaded == defaults

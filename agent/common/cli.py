@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -62,4 +63,11 @@ def run_main(prog: str, fn: Callable[[], int]) -> NoReturn:
         fail(prog, f"config error: {exc}")
     except KeyboardInterrupt:
         status = 130
+    except BrokenPipeError:
+        # `rdiag-agent collect | head`: the reader left. Say nothing, like other Unix tools,
+        # and keep the interpreter's final flush from raising again on the dead pipe.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        status = 128 + 13  # as if killed by SIGPIPE, the shell convention
     raise SystemExit(status)

@@ -7,7 +7,10 @@ the dotted key and what was expected:
 
     /etc/rdiag/agent.toml: spool.max_bytes: expected a size such as 64MiB, got 'lots'
 
-Environment overrides use PREFIX + SECTION__KEY, e.g. RDIAG_AGENT_SPOOL__MAX_BYTES=64MiB.
+Environment overrides use PREFIX + SECTION__KEY, e.g. RDIAG_AGENT_SPOOL__MAX_BYTES=64MiB;
+an error in one names the variable:
+
+    environment variable RDIAG_AGENT_SPOOL__MAX_BYTES: spool.max_bytes: expected a size ...
 """
 
 from __future__ import annotations
@@ -83,9 +86,13 @@ def _describe(tp: Any) -> str:
     if tp is Path:
         return "a path"
     origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        (inner, *_) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _describe(inner)
     if origin in (list, tuple):
-        return f"a list of {_describe(typing.get_args(tp)[0])}s"
-    return str(tp)
+        item = _describe(typing.get_args(tp)[0])
+        return f"a list of {item.removeprefix('a ').removeprefix('an ')}s"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _coerce(value: Any, tp: Any, from_env: bool) -> Any:
@@ -173,7 +180,9 @@ def _build(
         tp, value, dotted = hints[name], data[name], prefix + name
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, Mapping):
-                raise ConfigError(where, dotted, f"expected a table [{dotted}]")
+                raise ConfigError(
+                    env_keys.get(dotted, where), dotted, f"expected a table [{dotted}]"
+                )
             kwargs[name] = _build(tp, value, where, dotted + ".", env_keys)  # type: ignore[arg-type]
             continue
         from_env = dotted in env_keys
@@ -188,22 +197,37 @@ def _build(
         problem = check()
         if problem:
             key, message = problem
-            raise ConfigError(where, prefix + key, message)
+            # Name where the offending value came from: a flag or a variable, not the file.
+            raise ConfigError(env_keys.get(prefix + key, where), prefix + key, message)
     return obj
 
 
-def _env_overrides(cls: type, env_prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Nested dict of overrides from PREFIX + SECTION__KEY variables."""
+def _env_overrides(
+    env_prefix: str, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Nested dict of overrides from PREFIX + SECTION__KEY variables, and each key's variable."""
     out: dict[str, Any] = {}
-    for var, value in environ.items():
+    labels: dict[str, str] = {}
+    for var in sorted(environ):
         if not var.startswith(env_prefix):
             continue
+        label = f"environment variable {var}"
         path = var[len(env_prefix) :].lower().split("__")
+        dotted = ".".join(path)
+        if not all(path):
+            raise ConfigError(label, "", f"expected a name such as {env_prefix}SECTION__KEY")
         node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                other = ".".join(path[: depth + 1])
+                raise ConfigError(label, dotted, f"conflicts with {labels[other]}")
+            node = child
+        if isinstance(node.get(path[-1]), dict):
+            raise ConfigError(label, dotted, "conflicts with the variables for keys inside it")
+        node[path[-1]] = environ[var]
+        labels[dotted] = label
+    return out, labels
 
 
 def _dotted(tree: Mapping[str, Any], label: str, prefix: str = "") -> dict[str, str]:
@@ -261,9 +285,9 @@ def load(
             raise ConfigError(where, "", f"cannot read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(where, "", f"not valid TOML: {exc}") from None
-    env = _env_overrides(cls, env_prefix, environ)
+    env, env_labels = _env_overrides(env_prefix, environ)
     flags = _nest(overrides or {})
-    labels = _dotted(env, "environment") | _dotted(flags, "command line")
+    labels = env_labels | _dotted(flags, "command line")
     return _build(cls, _merge(_merge(data, env), flags), where, "", labels)
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger("rdiag.agent.uplink")
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 3.0  # on stop: how long in-flight batches get to be acked
 REJECTED_SEQ_KEY = "rdiag-rejected-seq"  # trailing metadata: "first-last"
 RETRY_AFTER_KEY = "rdiag-retry-after-ms"  # trailing metadata from an overloaded collector
 
@@ -128,7 +129,7 @@ class Uplink:
         while not self._stop.is_set():
             floor = 0.0
             try:
-                await self._session()
+                await self._session_until_stopped()
             except grpc.aio.AioRpcError as exc:
                 floor = self._after_rpc_error(exc)
             except (SessionEnded, TimeoutError, ConnectionError) as exc:
@@ -146,6 +147,27 @@ class Uplink:
             delay = self._backoff.next_delay(floor)
             log.info("reconnecting", extra={"in_seconds": round(delay, 2)})
             await _wait(self._stop, delay)
+
+    async def _session_until_stopped(self) -> None:
+        """One session, cut short by stop: at once before Welcome, after the drain once connected.
+
+        The session itself notices stop only between batches; on its own it could sit in
+        the Welcome read (connect_timeout) or a blocked write, holding up SIGTERM.
+        """
+        session = asyncio.create_task(self._session(), name="uplink-session")
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not session.done():
+                grace = DRAIN_SECONDS + 1 if self.connected.is_set() else 0
+                await asyncio.wait({session}, timeout=grace)
+        finally:
+            stopped.cancel()
+            if not session.done():
+                session.cancel()
+                await asyncio.wait({session})  # let it close its call and channel
+        if not session.cancelled():
+            session.result()  # re-raise why it ended
 
     def _after_rpc_error(self, exc: grpc.aio.AioRpcError) -> float:
         """Log the failure, apply what the status asks for; return a minimum delay."""
@@ -166,7 +188,7 @@ class Uplink:
             log.error(
                 "collector refused this agent", extra={"status": code.name, "reason": details}
             )
-            return self._cfg.backoff_max
+            return self._backoff.maximum
         retry_after = trailers.get(RETRY_AFTER_KEY)
         level = logging.INFO if code == grpc.StatusCode.UNAVAILABLE else logging.WARNING
         log.log(level, "collector unreachable", extra={"status": code.name, "reason": details})
@@ -276,7 +298,7 @@ class Uplink:
         """On shutdown: give in-flight batches a moment to be acked, then half-close."""
         quiet = (TimeoutError, grpc.aio.AioRpcError, SessionEnded, asyncio.InvalidStateError)
         with contextlib.suppress(*quiet):
-            async with asyncio.timeout(3):
+            async with asyncio.timeout(DRAIN_SECONDS):
                 while in_flight and not receiver.done():
                     await asyncio.sleep(0.05)
                 await call.done_writing()

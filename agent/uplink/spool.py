@@ -9,7 +9,8 @@ AUTOINCREMENT and are never reused, even after every record is acked.
 The spool is bounded by max_bytes of record bodies. When a new record does
 not fit, the drop policy evicts, in this order: the oldest LOW records, then
 the oldest NORMAL, then the oldest CRITICAL; a record is never evicted to make
-room for one of lower priority (the newcomer is dropped instead). Every drop
+room for one of lower priority (the newcomer is dropped instead), and nothing
+is evicted for a newcomer that would not fit even then. Every drop
 is counted by reason in the spool itself, so the counts survive restarts and
 travel upstream in AgentStats.
 
@@ -89,9 +90,10 @@ class Spool:
         self.max_record_bytes = max_record_bytes or max(1, max_bytes // 4)
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
+        db: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
+            self._db = db = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10
             )
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -104,6 +106,8 @@ class Spool:
                 "SELECT count(*), coalesce(sum(size), 0) FROM records"
             ).fetchone()
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
             raise SpoolError(f"{path}: cannot open spool: {exc}") from None
         self._count, self._bytes = int(row[0]), int(row[1])
 
@@ -172,6 +176,11 @@ class Spool:
                     self._count -= len(gone)
                     self._bytes -= sum(r[0] for r in gone)
                 if not self._make_room(size, priority):
+                    # Undo the evictions (and the supersede): they would lose records
+                    # for nothing, since the newcomer is dropped anyway.
+                    self._db.execute("ROLLBACK")
+                    self._recount()
+                    self._db.execute("BEGIN IMMEDIATE")
                     self._count_drop(drop_reason("spool_full", priority))
                     self._db.execute("COMMIT")
                     return None

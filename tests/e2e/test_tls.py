@@ -1,4 +1,4 @@
-"""Transport security over real loopback gRPC: server TLS, mutual TLS, and plaintext only on request.
+"""Transport security over real loopback gRPC: server TLS, mutual TLS, plaintext only on request.
 
 Certificates are made per test run with `cryptography` (a CA, a server certificate for
 127.0.0.1/localhost, a client certificate); the agent's real Uplink talks to a real

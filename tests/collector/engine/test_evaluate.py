@@ -8,13 +8,14 @@ from agent.records import HostInventory, SmartDevice, Snapshot, Volume
 from collector.engine.evaluate import evaluate
 from collector.engine.facts import human_bytes, volume_facts
 from collector.engine.load import parse_rule
+from collector.engine.model import Rule
 from tests.collector.engine.test_load import GOOD
 
 GIB = 1024**3
 LINUX = HostInventory(hostname="ws-1", os_family="linux")
 
 
-def rule(text: str = GOOD):  # type: ignore[no-untyped-def]
+def rule(text: str = GOOD) -> Rule:
     return parse_rule(text, Path("r.yaml"))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from agent.records import HostInventory, Snapshot, Volume
 from collector.engine.evaluate import evaluate
 from collector.engine.load import parse_rule
+from collector.store import TicketDraft
 from collector.tickets.render import dedup_key, draft
 from tests.collector.engine.test_load import GOOD
 
@@ -16,7 +17,7 @@ HOST = HostInventory(hostname="ws-1", os_family="linux", os_name="Debian GNU/Lin
                      memory_bytes=16 * GIB)  # fmt: skip
 
 
-def _draft(used: int, taken_at: int = 1000):  # type: ignore[no-untyped-def]
+def _draft(used: int, taken_at: int = 1000) -> TicketDraft:
     vol = Volume("/home", "/dev/sda2", "ext4", 100 * GIB, used * GIB, (100 - used) * GIB)
     (finding,) = evaluate(
         [parse_rule(GOOD, Path("r.yaml"))], "a1", HOST, Snapshot(taken_at, HOST, (vol,))
