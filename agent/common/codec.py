@@ -103,26 +103,21 @@ class Codec:
             params = zstandard.get_frame_parameters(data)
         except zstandard.ZstdError as exc:
             raise CodecError(f"not a zstd frame: {exc}") from None
-        if params.content_size > max_size and params.content_size != zstandard.CONTENTSIZE_UNKNOWN:
+        # Our agents always write the content size (zstd's default). Requiring it lets the
+        # limit be checked before a byte is allocated, and makes a truncated frame an error
+        # rather than a short payload.
+        if params.content_size == zstandard.CONTENTSIZE_UNKNOWN:
+            raise CodecError("zstd frame does not declare its content size")
+        if params.content_size > max_size:
             raise CodecError(
                 f"frame declares {params.content_size} bytes, over the {max_size}-byte limit"
             )
         if params.dict_id != dict_id:
             raise CodecError(f"frame uses dictionary {params.dict_id}, batch declares {dict_id}")
         try:
-            # Stream with a cap so a frame without a declared size cannot balloon.
-            chunks: list[bytes] = []
-            total = 0
-            with dctx.stream_reader(data) as reader:
-                while total <= max_size:
-                    chunk = reader.read(min(1 << 20, max_size + 1 - total))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    total += len(chunk)
-            out = b"".join(chunks)
+            out = dctx.decompress(data, max_output_size=max_size)
         except zstandard.ZstdError as exc:
-            raise CodecError(f"corrupt zstd frame: {exc}") from None
-        if len(out) > max_size:
-            raise CodecError(f"payload decompresses past the {max_size}-byte limit")
+            raise CodecError(f"corrupt or truncated zstd frame: {exc}") from None
+        if len(out) != params.content_size:
+            raise CodecError(f"frame declares {params.content_size} bytes but holds {len(out)}")
         return out
