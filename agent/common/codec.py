@@ -52,10 +52,10 @@ class Dictionaries:
 
 
 def train_dictionary(
-    samples: list[bytes | bytearray | memoryview], size: int = 16 * 1024
+    samples: Iterable[bytes], size: int = 16 * 1024
 ) -> zstandard.ZstdCompressionDict:
     """Train a dictionary from serialized records (collector-side tooling and benchmarks)."""
-    return zstandard.train_dictionary(size, samples)
+    return zstandard.train_dictionary(size, list(samples))
 
 
 class Codec:
