@@ -35,6 +35,7 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DRAIN_SECONDS = 3.0  # on stop: how long in-flight batches get to be acked
 REJECTED_SEQ_KEY = "rdiag-rejected-seq"  # trailing metadata: "first-last"
+TOO_LARGE_REASON = "too_large_for_collector"  # spool drop reason
 RETRY_AFTER_KEY = "rdiag-retry-after-ms"  # trailing metadata from an overloaded collector
 
 # What each status means for the next attempt. Everything is retried (an agent
@@ -267,6 +268,17 @@ class Uplink:
                 await self._first_of(self.wake, receiver)
                 continue
             payload = self._codec.compress(batch_payload(rows), dict_id)
+            if len(payload) > limit and len(rows) == 1:
+                # One record over the collector's batch limit (it may be lower than ours):
+                # it could never be delivered, and resending it would wedge the stream.
+                seq = rows[0].seq
+                await asyncio.to_thread(self._spool.reject, seq, seq, TOO_LARGE_REASON)
+                log.error(
+                    "record larger than the collector accepts; dropped it",
+                    extra={"seq": seq, "bytes": len(payload), "limit": limit},
+                )
+                cursor = seq
+                continue
             try:
                 await call.write(batch_message(rows, payload, CODEC_ZSTD, dict_id))
             except asyncio.InvalidStateError:

@@ -232,8 +232,10 @@ class Spool:
             self._bytes -= sum(r[0] for r in gone)
             return len(gone)
 
-    def reject(self, seq_first: int, seq_last: int) -> int:
-        """Drop records the collector refused (counted): one bad record must not wedge a stream."""
+    def reject(self, seq_first: int, seq_last: int, reason: str = "rejected_by_collector") -> int:
+        """Drop records that can never be delivered, counted under reason: the collector
+        refused them, or one is larger than the collector accepts. One bad record must not
+        wedge a stream."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             gone = self._db.execute(
@@ -241,7 +243,7 @@ class Spool:
                 (seq_first, seq_last),
             ).fetchall()
             if gone:
-                self._count_drop("rejected_by_collector", len(gone))
+                self._count_drop(reason, len(gone))
             self._db.execute("COMMIT")
             self._count -= len(gone)
             self._bytes -= sum(r[0] for r in gone)

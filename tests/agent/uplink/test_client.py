@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -540,7 +541,9 @@ def test_never_more_than_max_in_flight_unacked_batches(tmp_path: Path) -> None:
     worst: list[int] = []
 
     async def slow_acks(conn: Conn) -> None:
-        await conn.welcome(max_batch_bytes=1)  # one record per batch
+        # One record per batch: the agent reads up to the limit less 1 KiB of envelope,
+        # and a ~10-byte record compresses to well under the limit itself.
+        await conn.welcome(max_batch_bytes=1030)
         unacked: list[int] = []
         while True:
             timeout = 0.2 if len(unacked) >= max_in_flight else None
@@ -610,5 +613,32 @@ def test_no_collector_at_all_keeps_retrying_at_the_backoff_pace(tmp_path: Path) 
                 assert hellos[k] - hellos[0] >= sum(waits[:k])
             assert a.uplink.stats.last_error.startswith("UNAVAILABLE")
             assert a.remaining() == [1, 2]
+
+    asyncio.run(main())
+
+
+def test_a_record_larger_than_the_collector_accepts_is_dropped_counted_and_the_rest_flows(
+    tmp_path: Path,
+) -> None:
+    async def small_limit(conn: Conn) -> None:
+        await conn.welcome(max_batch_bytes=8 * 1024)  # lower than the agent's own limit
+        await conn.serve_normally()
+
+    async def main() -> None:
+        server = Scripted(then=small_limit)
+        async with collector(server) as port, agent(tmp_path, port) as a:
+            a.append(1)
+            huge = pb.Event(time_ms=1, source="agent", kind="huge",
+                            message=secrets.token_hex(16 * 1024))  # fmt: skip
+            big = pb.Record(priority=pb.PRIORITY_NORMAL, event=huge)
+            too_big = a.spool.append(Priority.NORMAL, "event", bytes(big.SerializeToString()))
+            a.append(1)
+            await until(lambda: server.stored == [1, 3], "the records around the big one")
+            await until(lambda: a.remaining() == [], "spool empty")
+            assert too_big == 2
+            assert a.spool.status().dropped == {"too_large_for_collector": 1}
+            # Dropped locally: it never went on the wire, and the stream never broke.
+            assert len(server.sessions) == 1
+            assert all(not (b.seq_first <= 2 <= b.seq_last) for b in server.sessions[0].batches)
 
     asyncio.run(main())
