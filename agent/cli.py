@@ -138,6 +138,8 @@ def _run(args: argparse.Namespace, cfg: AgentConfig) -> int:
     if args.once and not delivered:
         log.error("snapshot spooled but not acknowledged by the collector in time")
         return 1
+    if args.once:
+        log.info("snapshot delivered", extra={"collector": cfg.collector.address})
     return 0
 
 

@@ -164,6 +164,8 @@ class CollectorService(cpb_grpc.CollectorServicer):
             while True:
                 item = await pending.get()
                 if item is None:
+                    closed = {"agent_id": stream.agent_id, "last_seq": stream.last_seq}
+                    log.info("agent stream closed", extra=closed)
                     return
                 if isinstance(item, _Abort):
                     if item.rejected:
@@ -180,6 +182,9 @@ class CollectorService(cpb_grpc.CollectorServicer):
                     result = await item
                 except StoreUnavailable as exc:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
+                if result.tickets_opened:
+                    opened = ",".join(map(str, result.tickets_opened))
+                    log.info("tickets opened", extra={"agent_id": stream.agent_id, "ids": opened})
                 self.stats.tickets_opened += len(result.tickets_opened)
                 self.stats.tickets_updated += len(result.tickets_updated)
                 yield convert.ack(result.acked_seq)
