@@ -28,7 +28,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    Table,
+    bindparam,
     case,
+    cast,
     create_engine,
     delete,
     event,
@@ -44,7 +47,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
-from agent.records import HostInventory
+from agent.records import AgentStats, HostInventory
 from collector.store.model import (
     AgentHealth,
     BatchResult,
@@ -71,6 +74,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 # The hosts columns that mirror HostInventory, by field name.
 _INVENTORY_FIELDS = tuple(f.name for f in fields(HostInventory))
+_TELEMETRY_COLUMNS = tuple(c.name for c in telemetry.c)
 # What a host row holds until its agent first reports an inventory.
 _NO_INVENTORY = HostInventory(hostname="", os_family="")
 
@@ -164,70 +168,106 @@ class SqlStore:
 
         Records already stored are skipped, and a finding only touches tickets
         when its record was newly stored by this call, so replays are no-ops.
+        The outcome is the same as saving the batches one after the other; the
+        statements are per group, not per batch (one executemany per table), so
+        a group of hundreds of small batches costs a handful of round trips.
         """
         if not batches:
             return []
         now = self._clock()
         with self._transaction(self._write_lock) as conn:
-            return [self._save(conn, batch, now) for batch in batches]
+            return self._save_group(conn, batches, now)
 
-    def _save(self, conn: Connection, batch: IncomingBatch, now: int) -> BatchResult:
+    def _save_group(
+        self, conn: Connection, batches: Sequence[IncomingBatch], now: int
+    ) -> list[BatchResult]:
         sql = self._sql
-        stream = {"agent_id": batch.agent_id, "epoch": batch.epoch}
         # Parents first: telemetry references its stream, the stream its host.
-        inventory = batch.inventory or _NO_INVENTORY
+        with_inventory, without_inventory = _host_rows(batches)
+        if with_inventory:
+            conn.execute(sql.upsert_host, with_inventory)
+        if without_inventory:
+            conn.execute(sql.touch_host, without_inventory)
+
+        # Each batch's acked_seq is the stream's position once it (and the
+        # group's batches before it) are applied: the stored position, advanced
+        # batch by batch. The upsert keeps the greatest value either way; a
+        # writer in another process can only move the stored position further,
+        # so an ack computed here never claims more than is committed.
+        keys = {(b.agent_id, b.epoch) for b in batches}
+        agents = sorted({agent for agent, _ in keys})
+        position: dict[tuple[str, str], int] = {
+            (agent, epoch): acked
+            for agent, epoch, acked in conn.execute(sql.stream_positions, {"agents": agents})
+            if (agent, epoch) in keys
+        }
+        acked_seqs: list[int] = []
+        for b in batches:
+            key = (b.agent_id, b.epoch)
+            position[key] = max(position.get(key, 0), b.seq_last)
+            acked_seqs.append(position[key])
         conn.execute(
-            sql.touch_host if batch.inventory is None else sql.upsert_host,
-            {
-                "agent_id": batch.agent_id,
-                **{name: getattr(inventory, name) for name in _INVENTORY_FIELDS},
-                "first_seen_ms": batch.received_at_ms,
-                "last_seen_ms": batch.received_at_ms,
-            },
+            sql.advance_stream,
+            [
+                {"agent_id": agent, "epoch": epoch, "acked_seq": acked}
+                for (agent, epoch), acked in sorted(position.items())
+            ],
         )
-        acked_seq: int = conn.execute(
-            sql.advance_stream, {**stream, "acked_seq": batch.seq_last}
-        ).scalar_one()
-        inserted: frozenset[int] = frozenset()
-        if batch.records:
-            rows = [
-                {
-                    **stream,
-                    "seq": record.seq,
-                    "kind": record.kind.value,
-                    "observed_at_ms": record.observed_at_ms,
-                    "received_at_ms": batch.received_at_ms,
-                    "payload": record.payload,
-                }
-                for record in batch.records
-            ]
-            inserted = frozenset(conn.execute(sql.insert_telemetry, rows).scalars())
-        if batch.stats is not None:
-            conn.execute(
-                sql.upsert_stats,
-                {
-                    "agent_id": batch.agent_id,
-                    "time_ms": batch.stats.time_ms,
-                    "spool_records": batch.stats.spool_records,
-                    "spool_bytes": batch.stats.spool_bytes,
-                    "dropped": _to_json(batch.stats.dropped),
-                },
+
+        # One insert for the whole group. A record that appears twice in the
+        # group (a resend racing its original) belongs to its first batch,
+        # exactly as if the batches had been saved in order.
+        owner: dict[tuple[str, str, int], int] = {}
+        rows: list[dict[str, Any]] = []
+        for index, b in enumerate(batches):
+            for record in b.records:
+                key3 = (b.agent_id, b.epoch, record.seq)
+                if key3 in owner:
+                    continue
+                owner[key3] = index
+                rows.append(
+                    {
+                        "agent_id": b.agent_id,
+                        "epoch": b.epoch,
+                        "seq": record.seq,
+                        "kind": record.kind.value,
+                        "observed_at_ms": record.observed_at_ms,
+                        "received_at_ms": b.received_at_ms,
+                        "payload": record.payload,
+                    }
+                )
+        inserted: list[set[int]] = [set() for _ in batches]
+        if rows:
+            params: Any = rows
+            if sql.telemetry_columnar:
+                params = {name: [row[name] for row in rows] for name in _TELEMETRY_COLUMNS}
+            for agent, epoch, seq in conn.execute(sql.insert_telemetry, params):
+                inserted[owner[(agent, epoch, seq)]].add(seq)
+
+        stats = _stats_rows(batches)
+        if stats:
+            conn.execute(sql.upsert_stats, stats)
+
+        results: list[BatchResult] = []
+        for b, acked_seq, new in zip(batches, acked_seqs, inserted, strict=True):
+            opened: list[int] = []
+            updated: list[int] = []
+            for seq, draft in b.findings:
+                if seq not in new:
+                    continue
+                ticket_id, occurrences = conn.execute(
+                    sql.upsert_ticket, _ticket_params(draft, now)
+                ).one()
+                (opened if occurrences == 1 else updated).append(ticket_id)
+            results.append(
+                BatchResult(
+                    inserted_seqs=frozenset(new),
+                    acked_seq=acked_seq,
+                    tickets_opened=tuple(opened),
+                    tickets_updated=tuple(updated),
+                )
             )
-        opened: list[int] = []
-        updated: list[int] = []
-        for seq, draft in batch.findings:
-            if seq not in inserted:
-                continue
-            ticket_id, occurrences = conn.execute(
-                sql.upsert_ticket, _ticket_params(draft, now)
-            ).one()
-            (opened if occurrences == 1 else updated).append(ticket_id)
-        return BatchResult(
-            inserted_seqs=inserted,
-            acked_seq=acked_seq,
-            tickets_opened=tuple(opened),
-            tickets_updated=tuple(updated),
-        )
+        return results
 
     def stream_position(self, agent_id: str, epoch: str) -> int:
         """The highest seq committed for (agent_id, epoch); 0 for a stream never seen."""
@@ -415,8 +455,10 @@ class _Statements:
 
     upsert_host: Executable  # inventory and last_seen
     touch_host: Executable  # last_seen only; the inventory stays as it was
-    advance_stream: Executable  # returns acked_seq
-    insert_telemetry: Executable  # returns the seqs actually inserted
+    stream_positions: Executable  # (agent_id, epoch, acked_seq) of the :agents streams
+    advance_stream: Executable  # acked_seq only moves forward
+    insert_telemetry: Executable  # returns (agent_id, epoch, seq) of the rows inserted
+    telemetry_columnar: bool  # insert_telemetry takes one array per column, not rows
     upsert_stats: Executable
     upsert_ticket: Executable  # returns (id, occurrences); occurrences 1 means new
 
@@ -438,15 +480,21 @@ class _Statements:
             touch_host=host.on_conflict_do_update(
                 index_elements=[hosts.c.agent_id], set_=last_seen
             ),
+            stream_positions=select(streams.c.agent_id, streams.c.epoch, streams.c.acked_seq).where(
+                streams.c.agent_id.in_(bindparam("agents", expanding=True))
+            ),
             advance_stream=stream.on_conflict_do_update(
                 index_elements=[streams.c.agent_id, streams.c.epoch],
                 set_={"acked_seq": _greatest(streams.c.acked_seq, stream.excluded.acked_seq)},
-            ).returning(streams.c.acked_seq),
-            insert_telemetry=dialect_insert(telemetry)
+            ),
+            insert_telemetry=(
+                dialect_insert(telemetry) if name == "sqlite" else _unnest_insert(telemetry)
+            )
             .on_conflict_do_nothing(
                 index_elements=[telemetry.c.agent_id, telemetry.c.epoch, telemetry.c.seq]
             )
-            .returning(telemetry.c.seq),
+            .returning(telemetry.c.agent_id, telemetry.c.epoch, telemetry.c.seq),
+            telemetry_columnar=name != "sqlite",
             # Stats can arrive out of order across workers; keep the latest.
             upsert_stats=stats.on_conflict_do_update(
                 index_elements=[agent_stats.c.agent_id],
@@ -476,6 +524,76 @@ class _Statements:
                 },
             ).returning(tickets.c.id, tickets.c.occurrences),
         )
+
+
+def _host_rows(
+    batches: Sequence[IncomingBatch],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One hosts row per agent of the group: (rows that carry an inventory, rows that don't).
+
+    Applying them equals applying every batch in order: a new host's first_seen is its
+    first batch's arrival, last_seen the latest arrival, the inventory the last one sent.
+    """
+    first_seen: dict[str, int] = {}
+    last_seen: dict[str, int] = {}
+    inventory: dict[str, HostInventory] = {}
+    for b in batches:
+        first_seen.setdefault(b.agent_id, b.received_at_ms)
+        last_seen[b.agent_id] = max(last_seen.get(b.agent_id, b.received_at_ms), b.received_at_ms)
+        if b.inventory is not None:
+            inventory[b.agent_id] = b.inventory
+    with_inventory: list[dict[str, Any]] = []
+    without_inventory: list[dict[str, Any]] = []
+    for agent_id in sorted(first_seen):  # one lock order for every writer
+        inv = inventory.get(agent_id)
+        row: dict[str, Any] = {
+            "agent_id": agent_id,
+            **{name: getattr(inv or _NO_INVENTORY, name) for name in _INVENTORY_FIELDS},
+            "first_seen_ms": first_seen[agent_id],
+            "last_seen_ms": last_seen[agent_id],
+        }
+        (without_inventory if inv is None else with_inventory).append(row)
+    return with_inventory, without_inventory
+
+
+def _stats_rows(batches: Sequence[IncomingBatch]) -> list[dict[str, Any]]:
+    """One agent_stats row per agent: the latest (by time_ms; the last of equals), which is
+    what the time-guarded upsert keeps when the rows are applied in order."""
+    latest: dict[str, AgentStats] = {}
+    for b in batches:
+        if b.stats is not None:
+            current = latest.get(b.agent_id)
+            if current is None or b.stats.time_ms >= current.time_ms:
+                latest[b.agent_id] = b.stats
+    return [
+        {
+            "agent_id": agent_id,
+            "time_ms": st.time_ms,
+            "spool_records": st.spool_records,
+            "spool_bytes": st.spool_bytes,
+            "dropped": _to_json(st.dropped),
+        }
+        for agent_id, st in sorted(latest.items())
+    ]
+
+
+def _unnest_insert(table: Table) -> postgresql.Insert:
+    """INSERT INTO table SELECT * FROM unnest(:col1::type[], :col2::type[], ...).
+
+    PostgreSQL only. One statement of constant text for any number of rows, so the
+    driver parses and prepares it once; a multi-row VALUES list (what executemany
+    with RETURNING becomes) is new text for every group size and is re-parsed by
+    psycopg each time (it caches only short statements), which dominated ingest.
+    """
+    columns = list(table.c)
+    arrays = [
+        cast(bindparam(c.name, type_=postgresql.ARRAY(c.type)), postgresql.ARRAY(c.type))
+        for c in columns
+    ]
+    source = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
+    return postgresql.insert(table).from_select(
+        [c.name for c in columns], select(*(source.c[c.name] for c in columns))
+    )
 
 
 def _greatest(current: ColumnElement[int], new: ColumnElement[int]) -> ColumnElement[int]:
