@@ -242,7 +242,8 @@ class CollectorService(cpb_grpc.CollectorServicer):
                     # stream's position past it, and the agent would then drop it as acked.
                     return  # the handler reaches the failed commit and answers UNAVAILABLE
                 incoming = await self._incoming(msg.batch, stream)
-                fut = await self._committer.submit(incoming)
+                previous = stream.commits[-1] if stream.commits else None
+                fut = await self._committer.submit(incoming, after=previous)
                 fut.add_done_callback(_retrieve)  # a stream that ended early never awaits it
                 stream.commits.append(fut)
                 await pending.put(fut)

@@ -995,11 +995,6 @@ def test_store_down_while_keeping_a_rejected_batch_answers_unavailable(serve: Se
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collector/ingest/committer.py commits a stream's later batch after an earlier one "
-    "of the same stream failed; the stream position then passes records never stored",
-)
 def test_failed_commit_is_never_skipped_over_by_a_later_batch(serve: Serve) -> None:
     async def main() -> None:
         async with serve() as r:
