@@ -148,7 +148,10 @@ class SqlStore:
         )
 
     def close(self) -> None:
-        self._engine.dispose()
+        # After any write in flight: disposing the SQLite connection under a running
+        # statement crashes the driver.
+        with self._write_lock:
+            self._engine.dispose()
 
     def __enter__(self) -> SqlStore:
         return self
