@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import agent
@@ -202,6 +203,12 @@ class AgentRuntime:
 
         Returns True when everything spooled was acked (always True for the endless mode).
         """
+        # Spool calls are serialized by the spool's lock anyway; one I/O thread instead of
+        # asyncio's default pool (up to cpu_count + 4 threads, each with its own stack and
+        # malloc arena) keeps the agent's footprint flat on many-core workstations.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdiag-io")
+        )
         uplink = asyncio.create_task(self.uplink.run(), name="uplink")
         try:
             if once:

@@ -100,6 +100,9 @@ class Spool:
             self._db.execute("PRAGMA synchronous=FULL")
             # Keep the WAL from growing without bound between checkpoints.
             self._db.execute("PRAGMA journal_size_limit=4194304")
+            # The spool is read front to back and written at the end: a small page cache
+            # serves that as well as SQLite's default 2 MiB, which would be agent RSS.
+            self._db.execute("PRAGMA cache_size=-256")
             self._db.executescript(_SCHEMA)
             self.epoch = self._epoch()
             row = self._db.execute(

@@ -29,6 +29,7 @@ from agent.uplink.convert import encode_body, hello_message
 from agent.uplink.spool import Spool
 from collector.app import Collector, build
 from collector.config import CollectorConfig, ServerSection, StoreSection
+from tests.helpers.procs import BIN, ROOT, env
 
 INVENTORY = HostInventory(hostname="tls-host", os_family="linux")
 
@@ -251,6 +252,36 @@ def test_a_file_that_is_not_pem_is_a_config_error(tmp_path: Path, pki: Pki) -> N
         try:
             with pytest.raises(ConfigError, match=r"server\.tls_cert: .*bogus\.pem is not a PEM"):
                 await col.start()
+        finally:
+            await col.stop()
+
+    asyncio.run(main())
+
+
+def test_the_real_agent_process_delivers_over_mutual_tls(tmp_path: Path, pki: Pki) -> None:
+    """`rdiag-agent run --once` as installed: TLS is gRPC's own, with Python's ssl not even
+    loaded in the agent (agent/launch.py)."""
+    fixture = ROOT / "tests" / "fixtures" / "hosts" / "linux-debian12-vm"
+
+    async def main() -> None:
+        col = _collector(tmp_path, pki, mutual=True)
+        port = await col.start()
+        try:
+            tls_env = env() | {
+                "RDIAG_AGENT_COLLECTOR__CA_CERT": str(pki.ca),
+                "RDIAG_AGENT_COLLECTOR__CLIENT_CERT": str(pki.client_cert),
+                "RDIAG_AGENT_COLLECTOR__CLIENT_KEY": str(pki.client_key),
+            }
+            proc = await asyncio.create_subprocess_exec(
+                str(BIN / "rdiag-agent"), "run", "--once", "--collector", f"127.0.0.1:{port}",
+                "--source", str(fixture), "--state-dir", str(tmp_path / "state"),
+                "--agent-id", "tls-agent", env=tls_env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            host = col.store.get_host("tls-agent")
+            assert host is not None and host.inventory.hostname == "vm"
         finally:
             await col.stop()
 

@@ -1,0 +1,34 @@
+"""The `rdiag-agent` entry point: process-wide choices made before anything is imported.
+
+Kept apart from agent/cli.py because these must happen before asyncio and grpc load,
+and agent.cli imports both (indirectly) at module level.
+
+* Python's `ssl` module is not loaded. The agent never uses it: gRPC brings its own TLS
+  (BoringSSL, inside grpc's extension), and asyncio only imports `ssl` if it can. Loading
+  it maps the system OpenSSL (libssl, libcrypto) into the process for nothing: about
+  4 MiB of RSS, a tenth of the agent (README, Performance and Design decisions).
+* gRPC resolves names with the system resolver (getaddrinfo), not its bundled c-ares:
+  it honours what the workstation's own lookups do (hosts file, VPN split DNS, search
+  suffixes), and the channel costs less memory.
+
+GRPC_DNS_RESOLVER in the environment still picks another resolver. Code that one day needs
+`ssl` in the agent (an HTTPS client) must drop the first choice here, not work around it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def prepare(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    if "ssl" not in sys.modules:
+        sys.modules["ssl"] = None  # type: ignore[assignment]  # `import ssl` → ImportError
+    environ.setdefault("GRPC_DNS_RESOLVER", "native")
+
+
+def main() -> None:
+    prepare()
+    from agent.cli import main as cli_main
+
+    cli_main()
