@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             outcome = bench(args)
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:  # RuntimeError: a collector did not start
             broken = True
             outcome = Outcome(
                 [Row(name, "did not run", None, "", status="error", note=str(exc))], {}

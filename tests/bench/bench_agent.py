@@ -31,7 +31,6 @@ from pathlib import Path
 
 import psutil
 
-from tests.bench.collector import start_collector
 from tests.bench.report import (
     BIN,
     MIB,
@@ -43,6 +42,7 @@ from tests.bench.report import (
     stop_process,
     wait_until,
 )
+from tests.helpers.procs import start_collector
 
 NAME = "agent"
 RSS_TARGET_MIB = 45.0

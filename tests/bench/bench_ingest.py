@@ -33,7 +33,6 @@ from pathlib import Path
 
 import psutil
 
-from tests.bench.collector import start_collector
 from tests.bench.report import (
     ROOT,
     BenchError,
@@ -43,6 +42,7 @@ from tests.bench.report import (
     judged,
     stop_process,
 )
+from tests.helpers.procs import start_collector
 
 NAME = "ingest"
 TARGET = 2000.0  # snapshots/s, one collector process, this 2-core machine

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.helpers import procs
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MIB = 1024 * 1024
@@ -151,10 +153,7 @@ def write_text(path: Path, text: str) -> None:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for the processes a benchmark starts: no stray RDIAG_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RDIAG_")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
+    return procs.env() | extra
 
 
 def stop_process(proc: subprocess.Popen[str] | subprocess.Popen[bytes], grace: float = 20) -> int:

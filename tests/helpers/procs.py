@@ -26,8 +26,12 @@ def env() -> dict[str, str]:
 class CollectorProc:
     proc: subprocess.Popen[str]
     address: str
-    db: Path
+    url: str
     log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def kill(self) -> None:
         """SIGKILL: no graceful anything, as a crash or an OOM kill would do."""
@@ -39,11 +43,12 @@ class CollectorProc:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
-    def stop(self) -> int:
+    def stop(self, grace: float = 20) -> int:
+        """SIGTERM, then SIGKILL after grace seconds (and raise: it should have stopped)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                return self.proc.wait(20)
+                return self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
@@ -53,28 +58,35 @@ class CollectorProc:
         self._close()
         return self.proc.returncode
 
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.db}"
+    def __enter__(self) -> CollectorProc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def start_collector(
-    db: Path, log: Path, *, port: int = 0, extra: tuple[str, ...] = (), timeout: float = 30
+    db: Path | str,
+    log: Path,
+    *,
+    port: int = 0,
+    config: str = "",
+    extra: tuple[str, ...] = (),
+    timeout: float = 30,
 ) -> CollectorProc:
-    """Start `rdiag-collector serve` on loopback and wait for its listening line."""
-    argv = [
-        str(BIN / "rdiag-collector"),
-        "--store",
-        f"sqlite:///{db}",
-        "serve",
-        "--insecure",
-        "--listen",
-        f"127.0.0.1:{port}",
-        *extra,
-    ]
-    errfile = open(log, "a")  # noqa: SIM115 (kept open for the child's lifetime)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env())
-    errfile.close()
+    """Start a plaintext `rdiag-collector serve` on loopback; wait for its listening line.
+
+    db is a SQLite file or a database URL; config is TOML text for --config.
+    """
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    argv = [str(BIN / "rdiag-collector")]
+    if config:
+        path = log.with_suffix(".toml")
+        path.write_text(config)
+        argv += ["--config", str(path)]
+    argv += ["--store", url, "serve", "--insecure", "--listen", f"127.0.0.1:{port}", *extra]
+    with open(log, "a") as errfile:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env())
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -88,11 +100,11 @@ def start_collector(
             break
         m = re.search(r"listening on (\S+)", line)
         if m:
-            return CollectorProc(proc, m.group(1), db, log)
+            return CollectorProc(proc, m.group(1), url, log)
     proc.kill()
     proc.wait()
     proc.stdout.close()
-    raise RuntimeError(f"collector did not start; log:\n{log.read_text()}")
+    raise RuntimeError(f"collector did not start; log:\n{log.read_text(errors='replace')}")
 
 
 def free_port() -> int:
