@@ -89,6 +89,14 @@ class Codec:
     def compress(self, payload: bytes, dict_id: int = 0) -> bytes:
         return self._compressor(dict_id).compress(payload)
 
+    def encode(self, payload: bytes, dict_id: int = 0) -> tuple[bytes, int, int]:
+        """(data, codec, dictionary id) to send: zstd, unless its frame would cost more
+        than it saves (a lone small record without a dictionary), then the payload as is."""
+        compressed = self.compress(payload, dict_id)
+        if len(compressed) < len(payload):
+            return compressed, CODEC_ZSTD, dict_id
+        return payload, CODEC_NONE, 0
+
     def decompress(self, data: bytes, codec: int, dict_id: int, max_size: int) -> bytes:
         if codec == CODEC_NONE:
             if dict_id:

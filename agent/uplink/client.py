@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 
-from agent.common.codec import CODEC_ZSTD, Codec
+from agent.common.codec import Codec
 from agent.common.tls import read_pem
 from agent.config import CollectorSection
 from agent.uplink.backoff import Backoff
@@ -267,7 +267,7 @@ class Uplink:
             if not rows:
                 await self._first_of(self.wake, receiver)
                 continue
-            payload = self._codec.compress(batch_payload(rows), dict_id)
+            payload, codec, used_dict = self._codec.encode(batch_payload(rows), dict_id)
             if len(payload) > limit and len(rows) == 1:
                 # One record over the collector's batch limit (it may be lower than ours):
                 # it could never be delivered, and resending it would wedge the stream.
@@ -280,7 +280,7 @@ class Uplink:
                 cursor = seq
                 continue
             try:
-                await call.write(batch_message(rows, payload, CODEC_ZSTD, dict_id))
+                await call.write(batch_message(rows, payload, codec, used_dict))
             except asyncio.InvalidStateError:
                 # grpc.aio raises this when the call already ended; its status (with
                 # any rejected-seq trailer) is what the receiver read: surface that.

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, replace
 
 import agent
-from agent.common.codec import CODEC_ZSTD, Codec, Dictionaries, train_dictionary
+from agent.common.codec import Codec, Dictionaries, train_dictionary
 from agent.probes import PROBES
 from agent.records import AgentStats, Priority, ProbeTiming, Snapshot, Volume
 from agent.runner import collect_snapshot
@@ -120,8 +120,8 @@ def measure(
     dict_id: int,
 ) -> Case:
     raw = batch_payload(rows)
-    payload = codec.compress(raw, dict_id)
-    msg = batch_message(rows, payload, CODEC_ZSTD, dict_id)
+    payload, codec_id, used_dict = codec.encode(raw, dict_id)  # what the agent sends
+    msg = batch_message(rows, payload, codec_id, used_dict)
     snapshots = sum(isinstance(b, Snapshot) for b in bodies)
     return Case(name, snapshots, len(raw), len(payload), msg.ByteSize() + FRAMING,
                 gzip_json(bodies))  # fmt: skip
@@ -166,13 +166,13 @@ def host_cases(label: str, base: Snapshot, seed: int) -> list[Case]:
     cycle = [*one, SpoolRow(5002, Priority.LOW, "stats", encode_body(stats, Priority.LOW))]
     many = snapshot_rows(later, 6001)
     return [
-        measure(f"{label}: 1/batch, zstd", one, [held_out], codec, 0),
+        measure(f"{label}: 1/batch, no dictionary (as sent today)", one, [held_out], codec, 0),
         measure(f"{label}: 1/batch, zstd + dictionary", one, [held_out], codec, dict_id),
         measure(f"{label}: 1/batch, zstd + fleet dictionary (other hosts)", one, [held_out],
                 fleet_codec, fleet_id),
         measure(f"{label}: agent cycle (snapshot + stats), dictionary", cycle, [held_out, stats],
                 codec, dict_id),
-        measure(f"{label}: {BATCH}/batch, zstd", many, list(later), codec, 0),
+        measure(f"{label}: {BATCH}/batch, no dictionary", many, list(later), codec, 0),
         measure(f"{label}: {BATCH}/batch, zstd + dictionary", many, list(later), codec, dict_id),
     ]  # fmt: skip
 

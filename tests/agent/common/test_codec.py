@@ -66,3 +66,11 @@ def test_limits_are_checked_before_decompressing() -> None:
 def test_bad_payloads(data: bytes, codec_id: int, dict_id: int, message: str) -> None:
     with pytest.raises(CodecError, match=message):
         Codec().decompress(data, codec_id, dict_id, 1 << 20)
+
+
+def test_encode_falls_back_to_plain_when_zstd_does_not_pay() -> None:
+    codec = Codec()
+    assert codec.encode(b"tiny") == (b"tiny", CODEC_NONE, 0)
+    data, codec_id, dict_id = codec.encode(SAMPLES[3])
+    assert codec_id == CODEC_ZSTD and dict_id == 0 and len(data) < len(SAMPLES[3])
+    assert codec.decompress(data, codec_id, dict_id, 1 << 20) == SAMPLES[3]

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from agent.common.codec import CODEC_ZSTD, Codec
+from agent.common.codec import CODEC_NONE, CODEC_ZSTD, Codec
 from agent.common.config import Seconds
 from agent.config import CollectorSection
 from agent.records import Priority
@@ -281,7 +281,8 @@ def test_hello_first_then_welcome_then_batches(tmp_path: Path) -> None:
         assert set(kinds[1:]) == {"batch"}
         hello = session.messages[0].hello
         assert (hello.agent_id, hello.spool_epoch) == ("agent-1", a.spool.epoch)
-        assert all(b.codec == CODEC_ZSTD for b in session.batches)
+        # Tiny records: zstd's frame would cost more than it saves, so they go uncompressed.
+        assert all(b.codec == CODEC_NONE for b in session.batches)
         assert a.uplink.stats.sessions == 1
         assert a.uplink.stats.records_acked == 3
 
@@ -640,5 +641,25 @@ def test_a_record_larger_than_the_collector_accepts_is_dropped_counted_and_the_r
             # Dropped locally: it never went on the wire, and the stream never broke.
             assert len(server.sessions) == 1
             assert all(not (b.seq_first <= 2 <= b.seq_last) for b in server.sessions[0].batches)
+
+    asyncio.run(main())
+
+
+def test_compressible_batches_go_zstd_and_tiny_ones_plain(tmp_path: Path) -> None:
+    async def main() -> None:
+        server = Scripted()
+        async with collector(server) as port, agent(tmp_path, port) as a:
+            text = pb.Record(priority=pb.PRIORITY_NORMAL, event=pb.Event(
+                time_ms=1, source="agent", kind="k", message="disk /dev/sda " * 200))  # fmt: skip
+            tiny = pb.Record(priority=pb.PRIORITY_NORMAL, event=pb.Event(time_ms=2, kind="k"))
+            for rec in (text, tiny):
+                a.spool.append(Priority.NORMAL, "event", bytes(rec.SerializeToString()))
+                a.uplink.wake.set()
+                await until(lambda: a.remaining() == [], "delivered")
+            assert [r.event.time_ms for r in server.records] == [1, 2]
+        first, second = server.sessions[0].batches
+        assert first.codec == CODEC_ZSTD and len(first.payload) < len(text.SerializeToString())
+        # zstd's frame header alone is larger than what it would save on a few bytes.
+        assert second.codec == CODEC_NONE and second.dictionary_id == 0
 
     asyncio.run(main())
