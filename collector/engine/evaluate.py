@@ -35,10 +35,13 @@ def evaluate(
     hfacts = host_facts(host, agent_id)
     os_family = hfacts.get("os_family") or ""
     findings: list[Finding] = []
+    by_kind: dict[str, list[dict[str, Any]]] = {}  # each record's facts, made once per snapshot
     for rule in rules:
         if os_family and os_family not in rule.os:
             continue
-        for facts in records_of(rule.record, snapshot):
+        if rule.record not in by_kind:
+            by_kind[rule.record] = records_of(rule.record, snapshot)
+        for facts in by_kind[rule.record]:
             if all(_holds(c, facts) for c in rule.when):
                 merged = {**hfacts, **facts}
                 findings.append(
