@@ -361,9 +361,7 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 @pytest.fixture(scope="module")
 def dictionary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The collector's server.dictionaries folder, with one dictionary trained on snapshots."""
-    samples = [
-        encode_body(snapshot(i, used_pct=i % 100), Priority.NORMAL) for i in range(500)
-    ]
+    samples = [encode_body(snapshot(i, used_pct=i % 100), Priority.NORMAL) for i in range(500)]
     folder = tmp_path_factory.mktemp("dictionaries")
     (folder / "snapshots.zdict").write_bytes(train_dictionary(samples, 8 * 1024).as_bytes())
     return folder
