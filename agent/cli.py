@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import agent
-from agent.common.cli import install_stop_handlers, load_or_exit, run_main, setup_logging
-from agent.common.config import redacted
+from agent.common.cli import (
+    config_command,
+    install_stop_handlers,
+    load_or_exit,
+    run_main,
+    setup_logging,
+)
 from agent.config import ENV_PREFIX, AgentConfig
 from agent.sources import DirectorySource, LiveSource, Source
 from agent.uplink.spool import Spool, SpoolError
@@ -204,12 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             case "spool":
                 return _spool(cfg)
             case "config":
-                if args.action == "show":
-                    json.dump(redacted(cfg), sys.stdout, indent=2)
-                    print()
-                else:
-                    print("configuration OK")
-                return 0
+                return config_command(args.action, cfg)
         return 2
 
     run_main(PROG, dispatch)

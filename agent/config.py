@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.common.config import ByteSize, Seconds
+from agent.common.config import ByteSize, LogSection, Seconds
 
 ENV_PREFIX = "RDIAG_AGENT_"
 KNOWN_PROBES = ("inventory", "disk", "smart")
@@ -90,19 +90,6 @@ class CollectSection:
 class IdentitySection:
     agent_id: str = ""  # default: a UUID made on first start, kept in <state_dir>/agent_id
     state_dir: Path = field(default_factory=default_state_dir)
-
-
-@dataclass(frozen=True)
-class LogSection:
-    level: str = "info"
-    format: str = "text"  # text | json
-
-    def validate(self) -> tuple[str, str] | None:
-        if self.level.lower() not in ("debug", "info", "warning", "error"):
-            return "level", f"expected debug, info, warning or error, got {self.level!r}"
-        if self.format not in ("text", "json"):
-            return "format", f"expected text or json, got {self.format!r}"
-        return None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import collector
-from agent.common.cli import fail, install_stop_handlers, load_or_exit, run_main, setup_logging
-from agent.common.config import redacted
+from agent.common.cli import (
+    config_command,
+    fail,
+    install_stop_handlers,
+    load_or_exit,
+    run_main,
+    setup_logging,
+)
 from collector.config import ENV_PREFIX, CollectorConfig
 from collector.store import StoreError, Ticket, TicketState
 
@@ -239,12 +245,7 @@ def main(argv: list[str] | None = None) -> None:
                 case "rules":
                     return _rules(args, cfg)
                 case "config":
-                    if args.action == "show":
-                        json.dump(redacted(cfg), sys.stdout, indent=2)
-                        print()
-                    else:
-                        print("configuration OK")
-                    return 0
+                    return config_command(args.action, cfg)
         except StoreError as exc:
             fail(PROG, f"store error: {exc}", status=1)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.common.config import ByteSize, Seconds
+from agent.common.config import ByteSize, LogSection, Seconds
 from agent.config import KNOWN_PROBES
 
 ENV_PREFIX = "RDIAG_COLLECTOR_"
@@ -84,19 +84,6 @@ class AgentsSection:
 @dataclass(frozen=True)
 class RulesSection:
     path: Path | None = None  # default: the rules/ folder shipped with rdiag
-
-
-@dataclass(frozen=True)
-class LogSection:
-    level: str = "info"
-    format: str = "text"
-
-    def validate(self) -> tuple[str, str] | None:
-        if self.level.lower() not in ("debug", "info", "warning", "error"):
-            return "level", f"expected debug, info, warning or error, got {self.level!r}"
-        if self.format not in ("text", "json"):
-            return "format", f"expected text or json, got {self.format!r}"
-        return None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from agent.common import logs
-from agent.common.config import ConfigError, load
+from agent.common.config import ConfigError, load, redacted
 
 T = TypeVar("T")
 EXIT_CONFIG = 2
@@ -35,6 +36,17 @@ def load_or_exit(
         return load(cls, path, env_prefix=env_prefix, overrides=given)
     except ConfigError as exc:
         fail(prog, f"config error: {exc}")
+
+
+def config_command(action: str, cfg: object) -> int:
+    """`config show` prints the effective configuration, secrets masked; `config check`
+    only says it loaded (loading is the check: errors exit 2 before this runs)."""
+    if action == "show":
+        json.dump(redacted(cfg), sys.stdout, indent=2)
+        print()
+    else:
+        print("configuration OK")
+    return 0
 
 
 def setup_logging(level: str, fmt: str) -> None:

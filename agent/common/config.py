@@ -22,10 +22,26 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LogSection:
+    """[log], the same for both programs."""
+
+    level: str = "info"
+    format: str = "text"  # text | json (JSON lines)
+
+    def validate(self) -> tuple[str, str] | None:
+        if self.level.lower() not in ("debug", "info", "warning", "error"):
+            return "level", f"expected debug, info, warning or error, got {self.level!r}"
+        if self.format not in ("text", "json"):
+            return "format", f"expected text or json, got {self.format!r}"
+        return None
 
 
 class ConfigError(Exception):
