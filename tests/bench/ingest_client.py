@@ -36,25 +36,9 @@ from agent.uplink.convert import batch_message, batch_payload, encode_body, hell
 from agent.uplink.spool import SpoolRow
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
+from tests.helpers.records import inventory
 
 GIB = 1024**3
-
-
-def inventory(host: str) -> HostInventory:
-    return HostInventory(
-        hostname=host,
-        os_family="linux",
-        os_name="Debian GNU/Linux 12 (bookworm)",
-        os_version="12",
-        kernel="6.1.0-27-amd64",
-        arch="x86_64",
-        cpu_model="Intel(R) Core(TM) i5-10310U CPU @ 1.70GHz",
-        cpu_cores=8,
-        memory_bytes=16 * GIB,
-        boot_time_unix=1_700_000_000,
-        machine_id=uuid.uuid5(uuid.NAMESPACE_DNS, host).hex,
-        agent_version="0.1.0",
-    )
 
 
 def snapshot(inv: HostInventory, i: int, full: bool) -> Snapshot:

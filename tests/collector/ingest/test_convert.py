@@ -16,7 +16,6 @@ from agent.records import (
     AgentStats,
     Body,
     Event,
-    HostInventory,
     Priority,
     ProbeError,
     ProbeTiming,
@@ -41,24 +40,11 @@ from collector.ingest.convert import MAX_INT32, MAX_INT64, MAX_RECORDS_PER_BATCH
 from collector.store import RecordKind
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import telemetry_pb2 as pb
+from tests.helpers.records import INVENTORY
 
 GIB = 1024**3
 
 # Every field set to something other than its default, so a dropped field shows.
-INVENTORY = HostInventory(
-    hostname="ws-042",
-    os_family="linux",
-    os_name="Debian GNU/Linux 12 (bookworm)",
-    os_version="12",
-    kernel="6.1.0-18-amd64",
-    arch="x86_64",
-    cpu_model="Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz",
-    cpu_cores=8,
-    memory_bytes=16 * GIB,
-    boot_time_unix=1_700_000_000,
-    machine_id="4c4c4544004e3810804bb4c04f4e3232",
-    agent_version="0.1.0",
-)
 VOLUME = Volume("/data", "/dev/sdb1", "ext4", 100 * GIB, 97 * GIB, 3 * GIB, 1000, 500, True)
 SMART = SmartDevice(
     device="/dev/sda",

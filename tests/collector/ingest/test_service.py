@@ -56,6 +56,7 @@ from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
 from rdiag_proto.v1 import telemetry_pb2 as pb
+from tests.helpers.records import INVENTORY
 
 if TYPE_CHECKING:
     from rdiag_proto.v1.collector_pb2_grpc import CollectorAsyncStub
@@ -70,21 +71,6 @@ OK = grpc.StatusCode.OK
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
-
-INVENTORY = HostInventory(
-    hostname="ws-042",
-    os_family="linux",
-    os_name="Debian GNU/Linux 12 (bookworm)",
-    os_version="12",
-    kernel="6.1.0-18-amd64",
-    arch="x86_64",
-    cpu_model="Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz",
-    cpu_cores=8,
-    memory_bytes=16 * GIB,
-    boot_time_unix=1_700_000_000,
-    machine_id="4c4c4544004e3810804bb4c04f4e3232",
-    agent_version="0.1.0",
-)
 
 
 # -- batches as the agent builds them ----------------------------------------------------

@@ -34,6 +34,7 @@ from collector.store import (
     open_store,
 )
 from collector.store.schema import metadata
+from tests.helpers.records import INVENTORY
 
 POSTGRES_URL = os.environ.get(
     "RDIAG_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres"
@@ -151,22 +152,6 @@ def draft(
     }
     values.update(extra)
     return TicketDraft(**values)
-
-
-INVENTORY = HostInventory(
-    hostname="ws-042",
-    os_family="linux",
-    os_name="Debian GNU/Linux",
-    os_version="12",
-    kernel="6.1.0",
-    arch="x86_64",
-    cpu_model="Xeon",
-    cpu_cores=8,
-    memory_bytes=32 * 2**30,
-    boot_time_unix=1_699_000_000,
-    machine_id="abc123",
-    agent_version="0.1.0",
-)
 
 
 # -- streams and telemetry ------------------------------------------------------
