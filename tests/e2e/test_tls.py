@@ -19,17 +19,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agent.common.codec import Codec
 from agent.common.config import ByteSize, ConfigError, Seconds
 from agent.config import CollectorSection
 from agent.records import HostInventory, Priority, Snapshot, Volume
 from agent.uplink.backoff import Backoff
-from agent.uplink.client import PROTOCOL_VERSION, Uplink
-from agent.uplink.convert import encode_body, hello_message
+from agent.uplink.convert import encode_body
 from agent.uplink.spool import Spool
 from collector.app import Collector, build
 from collector.config import CollectorConfig, ServerSection, StoreSection
 from tests.helpers.procs import BIN, ROOT, env
+from tests.helpers.uplink import uplink as make_uplink
 
 INVENTORY = HostInventory(hostname="tls-host", os_family="linux")
 
@@ -146,23 +145,8 @@ async def _deliver(tmp: Path, section: CollectorSection, *, wait_s: float) -> tu
     snap = Snapshot(1, INVENTORY, (Volume("/", "/dev/vda", "ext4", 100, 10, 90),))
     spool.append(Priority.NORMAL, "snapshot", encode_body(snap, Priority.NORMAL))
     stop = asyncio.Event()
-    uplink = Uplink(
-        config=section,
-        spool=spool,
-        codec=Codec(),
-        hello=lambda: hello_message(
-            agent_id="agent-1",
-            epoch=spool.epoch,
-            inventory=INVENTORY,
-            agent_version="t",
-            capabilities=(),
-            dictionaries=(),
-            protocol_version=PROTOCOL_VERSION,
-        ),  # fmt: skip
-        on_config=lambda update: None,
-        stop=stop,
-        backoff=Backoff(0.05, 0.2),
-    )
+    uplink = make_uplink(section, spool, stop, agent_id="agent-1", inventory=INVENTORY,
+                         backoff=Backoff(0.05, 0.2))  # fmt: skip
     task = asyncio.create_task(uplink.run())
     deadline = asyncio.get_running_loop().time() + wait_s
     while spool.status().records and asyncio.get_running_loop().time() < deadline:

@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 
 from agent.common import logs
-from agent.common.codec import Codec
 from agent.common.config import ByteSize, Seconds
 from agent.config import CollectorSection
 from agent.records import AgentStats, HostInventory, Priority, Snapshot, Volume
 from agent.uplink.backoff import Backoff
-from agent.uplink.client import PROTOCOL_VERSION, Uplink
-from agent.uplink.convert import encode_body, hello_message
+from agent.uplink.convert import encode_body
 from agent.uplink.spool import Spool
+from tests.helpers.uplink import uplink as make_uplink
 
 INVENTORY = HostInventory(hostname="feeder-host", os_family="linux", os_name="Feeder Linux")
 
@@ -57,23 +56,8 @@ async def main(args: argparse.Namespace) -> int:
     cfg = CollectorSection(address=args.collector, insecure=True, max_in_flight=4,
                            max_batch_bytes=ByteSize(args.batch_bytes),
                            connect_timeout=Seconds(5))  # fmt: skip
-    uplink = Uplink(
-        config=cfg,
-        spool=spool,
-        codec=Codec(),
-        hello=lambda: hello_message(
-            agent_id=args.agent_id,
-            epoch=spool.epoch,
-            inventory=INVENTORY,
-            agent_version="feeder",
-            capabilities=(),
-            dictionaries=(),
-            protocol_version=PROTOCOL_VERSION,
-        ),  # fmt: skip
-        on_config=lambda update: None,
-        stop=stop,
-        backoff=Backoff(0.05, 0.5),
-    )
+    uplink = make_uplink(cfg, spool, stop, agent_id=args.agent_id, inventory=INVENTORY,
+                         backoff=Backoff(0.05, 0.5), agent_version="feeder")  # fmt: skip
     task = asyncio.create_task(uplink.run())
     for i in range(args.count):
         prio = (
