@@ -74,16 +74,21 @@ class CollectSection:
     source: Path | None = None
 
     def validate(self) -> tuple[str, str] | None:
-        if self.interval < 1:
-            return "interval", "expected at least 1s"
         # No upper bound tied to the interval here: `--interval 1s` alone must stay valid.
         # The runtime caps each probe at twice the interval (agent/service.py).
         if not self.probe_timeout > 0:
             return "probe_timeout", "expected more than 0s"
-        unknown = sorted(set(self.probes) - set(KNOWN_PROBES))
-        if unknown:
-            return "probes", f"unknown probe(s) {unknown}; known: {list(KNOWN_PROBES)}"
-        return None
+        return check_schedule(self.interval, self.probes)
+
+
+def check_schedule(interval: float, probes: tuple[str, ...]) -> tuple[str, str] | None:
+    """What an agent's schedule must be, whoever sets it (its own file, or the collector)."""
+    if interval < 1:
+        return "interval", "expected at least 1s"
+    unknown = sorted(set(probes) - set(KNOWN_PROBES))
+    if unknown:
+        return "probes", f"unknown probe(s) {unknown}; known: {list(KNOWN_PROBES)}"
+    return None
 
 
 @dataclass(frozen=True)

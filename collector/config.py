@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.common.config import ByteSize, LogSection, Seconds
-from agent.config import KNOWN_PROBES
+from agent.config import KNOWN_PROBES, check_schedule
 
 ENV_PREFIX = "RDIAG_COLLECTOR_"
 
@@ -73,12 +73,7 @@ class AgentsSection:
     probes: tuple[str, ...] = KNOWN_PROBES
 
     def validate(self) -> tuple[str, str] | None:
-        if self.interval < 1:
-            return "interval", "expected at least 1s"
-        unknown = sorted(set(self.probes) - set(KNOWN_PROBES))
-        if unknown:
-            return "probes", f"unknown probe(s) {unknown}; known: {list(KNOWN_PROBES)}"
-        return None
+        return check_schedule(self.interval, self.probes)
 
 
 @dataclass(frozen=True)
