@@ -18,8 +18,8 @@ from agent.service import AgentRuntime, resolve_agent_id
 from agent.sources import DirectorySource
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import telemetry_pb2 as pb
-from tests.agent.uplink.test_client import DEADLINE, Conn, Scripted, collector, until
 from tests.helpers.procs import BIN, ROOT, env, free_port
+from tests.helpers.scripted import DEADLINE, Conn, Scripted, collector, until
 
 FIXTURE = ROOT / "tests" / "fixtures" / "hosts" / "linux-debian12-vm"
 
