@@ -66,24 +66,27 @@ class Codec:
         self._level = level
         self._local = threading.local()
 
+    def _dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict | None:
+        """The dictionary for dict_id (None for 0, no dictionary); CodecError if unknown."""
+        if not dict_id:
+            return None
+        d = self.dictionaries.get(dict_id)
+        if d is None:
+            raise CodecError(f"unknown zstd dictionary id {dict_id}")
+        return d
+
     def _compressor(self, dict_id: int) -> zstandard.ZstdCompressor:
         cache: dict[int, zstandard.ZstdCompressor] = self._local.__dict__.setdefault("c", {})
         if dict_id not in cache:
-            d = self.dictionaries.get(dict_id) if dict_id else None
-            if dict_id and d is None:
-                raise CodecError(f"unknown zstd dictionary id {dict_id}")
             cache[dict_id] = zstandard.ZstdCompressor(
-                level=self._level, dict_data=d, write_content_size=True
+                level=self._level, dict_data=self._dictionary(dict_id), write_content_size=True
             )
         return cache[dict_id]
 
     def _decompressor(self, dict_id: int) -> zstandard.ZstdDecompressor:
         cache: dict[int, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})
         if dict_id not in cache:
-            d = self.dictionaries.get(dict_id) if dict_id else None
-            if dict_id and d is None:
-                raise CodecError(f"unknown zstd dictionary id {dict_id}")
-            cache[dict_id] = zstandard.ZstdDecompressor(dict_data=d)
+            cache[dict_id] = zstandard.ZstdDecompressor(dict_data=self._dictionary(dict_id))
         return cache[dict_id]
 
     def compress(self, payload: bytes, dict_id: int = 0) -> bytes:

@@ -11,9 +11,8 @@ import asyncio
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 import grpc.aio
@@ -65,15 +64,9 @@ class _Stream:
     host: HostInventory | None
     last_seq: int = 0
     peer: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    # Submitted to the committer, not yet known to be committed (oldest first).
-    commits: deque[asyncio.Future[BatchResult]] = field(default_factory=deque)
-
-    def commit_failed(self) -> bool:
-        """True once an earlier batch's commit failed: later ones must not be sent on."""
-        while self.commits and _committed(self.commits[0]):
-            self.commits.popleft()
-        return any(f.done() and not _committed(f) for f in self.commits)
+    # The last batch handed to the committer: the next one is committed only after it
+    # (the committer fails it if this one was not stored).
+    last_commit: asyncio.Future[BatchResult] | None = None
 
 
 class _Abort(Exception):
@@ -164,7 +157,11 @@ class CollectorService(cpb_grpc.CollectorServicer):
             while True:
                 item = await pending.get()
                 if item is None:
-                    closed = {"agent_id": stream.agent_id, "last_seq": stream.last_seq}
+                    closed = {
+                        "agent_id": stream.agent_id,
+                        "peer": stream.peer,
+                        "last_seq": stream.last_seq,
+                    }
                     log.info("agent stream closed", extra=closed)
                     return
                 if isinstance(item, _Abort):
@@ -237,15 +234,10 @@ class CollectorService(cpb_grpc.CollectorServicer):
             async for msg in it:
                 if msg.WhichOneof("kind") != "batch":
                     raise _Abort(grpc.StatusCode.FAILED_PRECONDITION, "only Batch may follow Hello")
-                if stream.commit_failed():
-                    # An earlier batch was not stored. Committing this one would move the
-                    # stream's position past it, and the agent would then drop it as acked.
-                    return  # the handler reaches the failed commit and answers UNAVAILABLE
                 incoming = await self._incoming(msg.batch, stream)
-                previous = stream.commits[-1] if stream.commits else None
-                fut = await self._committer.submit(incoming, after=previous)
+                fut = await self._committer.submit(incoming, after=stream.last_commit)
                 fut.add_done_callback(_retrieve)  # a stream that ended early never awaits it
-                stream.commits.append(fut)
+                stream.last_commit = fut
                 await pending.put(fut)
             await pending.put(None)
         except _Abort as abort:
@@ -334,10 +326,6 @@ class CollectorService(cpb_grpc.CollectorServicer):
             batch.payload,
             self._clock_ms(),
         )
-
-
-def _committed(fut: asyncio.Future[BatchResult]) -> bool:
-    return fut.done() and not fut.cancelled() and fut.exception() is None
 
 
 def _retrieve(fut: asyncio.Future[BatchResult]) -> None:
