@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         "capture", help="write everything the probes read into DIR (a capture folder)"
     )
     cap.add_argument("dir", type=Path)
+    cap.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep user names, e-mail addresses and tokens (for test fixtures only)",
+    )
 
     sp = sub.add_parser("spool", help="show the spool: records waiting, bytes, drops by reason")
     sp.add_argument("--state-dir", type=Path)
@@ -113,6 +119,8 @@ def _jsonable(obj: Any) -> Any:
         return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, tuple | list):
         return [_jsonable(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
     return obj
 
 
@@ -150,20 +158,26 @@ def _run(args: argparse.Namespace, cfg: AgentConfig) -> int:
 
 def _collect(cfg: AgentConfig) -> int:
     from agent.probes import PROBES
-    from agent.runner import collect_snapshot
-    from agent.service import now_ms
+    from agent.redact import Redactor
+    from agent.runner import collect
+    from agent.service import now_ms, probe_context
 
     probes = [p for p in PROBES if p.name in cfg.collect.probes]
-    snap = asyncio.run(
-        collect_snapshot(
+    got = asyncio.run(
+        collect(
             source_for(cfg),
             probes,
             timeout_s=float(cfg.collect.probe_timeout),
             clock_ms=now_ms,
             agent_version=agent.__version__,
+            context=probe_context(cfg),
         )
     )
-    json.dump(_jsonable(snap), sys.stdout, indent=2)
+    # Exactly what `run` would spool: redacted (rates need two cycles, so none here).
+    redactor = Redactor(cfg.redact.policy())
+    snap = redactor.record(got.snapshot)
+    events = [redactor.record(e) for evs in got.events.values() for e in evs]
+    json.dump({"snapshot": _jsonable(snap), "events": _jsonable(events)}, sys.stdout, indent=2)
     print()
     return 0
 
@@ -171,9 +185,22 @@ def _collect(cfg: AgentConfig) -> int:
 def _capture(args: argparse.Namespace, cfg: AgentConfig) -> int:
     from agent.capture import capture
     from agent.probes import PROBES
+    from agent.redact import Redactor
+    from agent.specs import BOOT_ID, KMSG_DUMP
 
-    capture(source_for(cfg), PROBES, args.dir)
-    print(f"captured into {args.dir}")
+    source = source_for(cfg)
+    extra = (BOOT_ID, KMSG_DUMP) if source.os == "linux" and cfg.collect.follow_kernel_log else ()
+    redactor = None if args.no_redact else Redactor(cfg.redact.policy())
+    from agent.service import probe_context
+
+    readings = capture(
+        source, (*extra, *PROBES), args.dir, redactor=redactor, context=probe_context(cfg)
+    )
+    missing = sum(1 for r in readings.values() if r.content is None)
+    print(
+        f"captured {len(readings)} specs into {args.dir} ({missing} unavailable, "
+        f"{'redacted' if redactor else 'NOT redacted'}; see manifest.json)"
+    )
     return 0
 
 

@@ -7,14 +7,16 @@ prints the effective values.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.common.config import ByteSize, LogSection, Seconds
+from agent.redact import RedactionPolicy
 
 ENV_PREFIX = "RDIAG_AGENT_"
-KNOWN_PROBES = ("inventory", "disk", "smart")
+KNOWN_PROBES = ("inventory", "disk", "smart", "network", "drivers", "boot")
 
 
 def default_state_dir() -> Path:
@@ -72,12 +74,25 @@ class CollectSection:
     probes: tuple[str, ...] = KNOWN_PROBES
     # Read a capture folder instead of this host (simulated hosts, replays).
     source: Path | None = None
+    # Names that must resolve, asked of every configured DNS server each cycle. Empty: the
+    # collector's host name, when the collector address is a name.
+    dns_names: tuple[str, ...] = ()
+    dns_timeout: Seconds = Seconds(2)
+    # Follow the kernel log (journal or /dev/kmsg) and send classified entries at once.
+    follow_kernel_log: bool = True
 
     def validate(self) -> tuple[str, str] | None:
         # No upper bound tied to the interval here: `--interval 1s` alone must stay valid.
         # The runtime caps each probe at twice the interval (agent/service.py).
         if not self.probe_timeout > 0:
             return "probe_timeout", "expected more than 0s"
+        if not 0 < self.dns_timeout <= 10:
+            return "dns_timeout", "expected more than 0s and at most 10s"
+        if len(self.dns_names) > 5:
+            return "dns_names", f"expected at most 5 names, got {len(self.dns_names)}"
+        for name in self.dns_names:
+            if not _DNS_NAME.fullmatch(name):
+                return "dns_names", f"{name!r} is not a DNS name"
         return check_schedule(self.interval, self.probes)
 
 
@@ -89,6 +104,45 @@ def check_schedule(interval: float, probes: tuple[str, ...]) -> tuple[str, str] 
     if unknown:
         return "probes", f"unknown probe(s) {unknown}; known: {list(KNOWN_PROBES)}"
     return None
+
+
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?"
+)
+
+
+@dataclass(frozen=True)
+class RedactSection:
+    """What is removed or hashed before anything reaches the spool (agent/redact.py)."""
+
+    user_paths: bool = True
+    emails: bool = True
+    tokens: bool = True
+    hash_serials: bool = False
+    hash_ips: bool = False
+    salt: str = ""  # the HMAC key for hashes: the same across a fleet, kept secret
+    patterns: tuple[str, ...] = ()  # extra regular expressions to remove
+
+    def validate(self) -> tuple[str, str] | None:
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                return "patterns", f"{pattern!r} is not a regular expression: {exc}"
+        if (self.hash_serials or self.hash_ips) and not self.salt:
+            return "salt", "hash_serials and hash_ips need a salt (else hashes can be guessed)"
+        return None
+
+    def policy(self) -> RedactionPolicy:
+        return RedactionPolicy(
+            user_paths=self.user_paths,
+            emails=self.emails,
+            tokens=self.tokens,
+            hash_serials=self.hash_serials,
+            hash_ips=self.hash_ips,
+            salt=self.salt,
+            patterns=self.patterns,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +157,7 @@ class AgentConfig:
     spool: SpoolSection = field(default_factory=SpoolSection)
     collect: CollectSection = field(default_factory=CollectSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    redact: RedactSection = field(default_factory=RedactSection)
     log: LogSection = field(default_factory=LogSection)
 
     @property

@@ -11,6 +11,10 @@ and agent.cli imports both (indirectly) at module level.
   it honours what the workstation's own lookups do (hosts file, VPN split DNS, search
   suffixes), and the channel costs less memory.
 
+* Nor is `_hashlib`, the OpenSSL binding behind hashlib and hmac: the redaction stage's
+  keyed hashes (agent/redact.py) then use CPython's built-in SHA-256, and libcrypto stays
+  out of the process for the same reason as above.
+
 GRPC_DNS_RESOLVER in the environment still picks another resolver. Code that one day needs
 `ssl` in the agent (an HTTPS client) must drop the first choice here, not work around it.
 """
@@ -22,8 +26,9 @@ import sys
 
 
 def prepare(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
-    if "ssl" not in sys.modules:
-        sys.modules["ssl"] = None  # type: ignore[assignment]  # `import ssl` → ImportError
+    for name in ("ssl", "_hashlib"):
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import` → ImportError
     environ.setdefault("GRPC_DNS_RESOLVER", "native")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import logging
 import os
 import time
@@ -20,18 +22,42 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import agent
+from agent import eventlog
 from agent.common.codec import Codec
 from agent.config import KNOWN_PROBES, AgentConfig
+from agent.derive import Deriver
+from agent.follow import CURSOR_NAME, Follower, kernel_log_reader
+from agent.parsers import ParseError, host_facts_json
 from agent.probes import PROBES
-from agent.records import AgentStats, Event, HostInventory, Priority, Snapshot
-from agent.runner import collect_snapshot
-from agent.sources import Source
+from agent.probes.base import ProbeContext
+from agent.records import AgentStats, Event, HostInventory, Priority, ProbeError, Severity, Snapshot
+from agent.redact import Redactor
+from agent.runner import collect
+from agent.sources import LiveSource, Source, Unavailable
+from agent.specs import BOOT_ID, HOST_FACTS
 from agent.uplink.client import PROTOCOL_VERSION, Uplink
 from agent.uplink.convert import encode_body, hello_message
 from agent.uplink.spool import Spool
 from rdiag_proto.v1 import collector_pb2 as cpb
 
 log = logging.getLogger("rdiag.agent")
+
+
+def _name_of(address: str) -> tuple[str, ...]:
+    """The collector's host name, when it is a name: a name that must resolve."""
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return (host,) if host and host != "localhost" else ()
+    return ()
+
+
+def probe_context(cfg: AgentConfig) -> ProbeContext:
+    return ProbeContext(
+        dns_names=cfg.collect.dns_names or _name_of(cfg.collector.address),
+        dns_timeout=float(cfg.collect.dns_timeout),
+    )
 
 
 def now_ms() -> int:
@@ -117,6 +143,11 @@ class AgentRuntime:
             stop=self.stop,
         )
         self.cycles = 0
+        self.deriver = Deriver()
+        self.redactor = Redactor(cfg.redact.policy())
+        self.probe_context = probe_context(cfg)
+        self.follower: Follower | None = None
+        self.follower_unavailable = ""
 
     def _hello(self) -> cpb.AgentMessage:
         return hello_message(
@@ -145,17 +176,33 @@ class AgentRuntime:
         return min(float(self.cfg.collect.probe_timeout), 2 * self.interval)
 
     async def collect_once(self) -> Snapshot:
-        """Run the enabled probes and spool the snapshot (plus the agent's own stats)."""
+        """Run the enabled probes and spool the snapshot (plus the agent's own stats).
+
+        Every record passes the derive stage (rates over recent samples) and then the
+        redaction stage before it is encoded: nothing unredacted reaches the spool.
+        """
         probes = [p for p in PROBES if p.name in self.enabled]
-        snap = await collect_snapshot(
+        collected = await collect(
             self.source,
             probes,
             timeout_s=self.probe_timeout,
             clock_ms=self.clock_ms,
             agent_version=agent.__version__,
+            context=self.probe_context,
         )
+        snap = self.deriver.apply(collected.snapshot)
+        if self.follower is not None and self.follower.error:
+            error = ProbeError("kernel_log", "error", self.follower.error)
+            snap = dataclasses.replace(snap, errors=(*snap.errors, error))
+        elif self.follower_unavailable:
+            error = ProbeError("kernel_log", "unavailable", self.follower_unavailable)
+            snap = dataclasses.replace(snap, errors=(*snap.errors, error))
+        snap = self.redactor.record(snap)
         if snap.inventory is not None:
             self.inventory = snap.inventory
+        loop = asyncio.get_running_loop()
+        for probe, events in collected.events.items():
+            await asyncio.to_thread(self._spool_events, probe, events, loop)
         await asyncio.to_thread(
             self.spool.append, Priority.NORMAL, "snapshot", encode_body(snap, Priority.NORMAL)
         )
@@ -178,12 +225,60 @@ class AgentRuntime:
     async def submit_event(
         self, event: Event, priority: Priority = Priority.CRITICAL
     ) -> int | None:
-        """Spool an event and wake the uplink: critical events do not wait for the interval."""
+        """Spool an event (redacted) and wake the uplink: critical events do not wait for
+        the interval."""
+        event = self.redactor.record(event)
         seq = await asyncio.to_thread(
             self.spool.append, priority, "event", encode_body(event, priority)
         )
         self.uplink.wake.set()
         return seq
+
+    def _spool_events(
+        self, probe: str, events: tuple[Event, ...], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Spool the events a probe read that were not sent before (agent/eventlog.py)."""
+        name = eventlog.cursor_name(probe)
+        woke = False
+        for event, cursor in eventlog.fresh(events, self.spool.cursor(name)):
+            critical = event.severity >= Severity.ERROR
+            priority = Priority.CRITICAL if critical else Priority.NORMAL
+            body = encode_body(self.redactor.record(event), priority)
+            self.spool.append(priority, "event", body, cursor=(name, cursor))
+            woke = woke or critical
+        if woke:
+            loop.call_soon_threadsafe(self.uplink.wake.set)
+
+    def _start_follower(self) -> None:
+        """Follow the kernel log when configured and possible; else say why, once per
+        snapshot, as a kernel_log ProbeError."""
+        if not self.cfg.collect.follow_kernel_log or self.source.os != "linux":
+            return
+        live = isinstance(self.source, LiveSource)
+        try:
+            boot_id = self.source.read(BOOT_ID).strip()
+            facts = host_facts_json.parse(self.source.read(HOST_FACTS))
+            reader = kernel_log_reader(
+                self.source,
+                self.spool.cursor(CURSOR_NAME),
+                boot_id,
+                facts.boot_time_unix * 1000,
+                live=live,
+            )
+        except Unavailable as exc:
+            self.follower_unavailable = str(exc)
+            return
+        except ParseError as exc:
+            self.follower_unavailable = f"cannot tell the boot: {exc}"
+            return
+        loop = asyncio.get_running_loop()
+        self.follower = Follower(
+            reader,
+            spool=self.spool,
+            redactor=self.redactor,
+            wake=lambda: _wake(loop, self.uplink.wake),
+        )
+        self.follower.start()
 
     async def _collect_loop(self) -> None:
         while not self.stop.is_set():
@@ -210,6 +305,7 @@ class AgentRuntime:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdiag-io")
         )
         uplink = asyncio.create_task(self.uplink.run(), name="uplink")
+        self._start_follower()
         try:
             if once:
                 await self.collect_once()
@@ -219,6 +315,9 @@ class AgentRuntime:
         finally:
             self.stop.set()
             self.uplink.wake.set()
+            if self.follower is not None:
+                await asyncio.to_thread(self.follower.stop)
+                self.follower.flush()
             with contextlib.suppress(asyncio.CancelledError):
                 await uplink
             self.spool.close()
@@ -230,6 +329,12 @@ class AgentRuntime:
                 return True
             await asyncio.sleep(0.05)
         return False
+
+
+def _wake(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set an asyncio event from a thread (the follower's)."""
+    with contextlib.suppress(RuntimeError):  # the loop closed while the agent stops
+        loop.call_soon_threadsafe(event.set)
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -24,11 +24,12 @@ import time
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import cpuinfo
 import psutil
 
+from agent import netcalls, syscalls_linux
 from agent.specs import Call, Command, File, Spec
 
 
@@ -39,10 +40,11 @@ class Unavailable(Exception):
     its JSON), so a probe can say more than "exit status 2".
     """
 
-    def __init__(self, reason: str, output: str = "") -> None:
+    def __init__(self, reason: str, output: str = "", exit_status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.output = output
+        self.exit_status = exit_status
 
 
 class SourceTimeout(Unavailable):
@@ -75,11 +77,13 @@ class LiveSource:
         os: str | None = None,
         *,
         max_bytes: int = MAX_BYTES,
-        calls: Mapping[str, Callable[[], str]] | None = None,
+        calls: Mapping[str, Callable[..., str]] | None = None,
     ) -> None:
         self._os = os or current_os()
         self.max_bytes = max_bytes
         self.calls = CALLS if calls is None else calls
+        # The exit status of each command's last run, by spec name (capture's manifest).
+        self.exit_codes: dict[str, int] = {}
 
     @property
     def os(self) -> str:
@@ -99,7 +103,7 @@ class LiveSource:
     def _read_file(self, spec: File) -> str:
         try:
             with open(spec.path, "rb") as f:
-                data = f.read(self.max_bytes + 1)
+                data = _read_capped(f, self.max_bytes + 1)
         except FileNotFoundError:
             raise Unavailable(f"not found: {spec.path}") from None
         except PermissionError:
@@ -143,13 +147,14 @@ class LiveSource:
         if len(out) > self.max_bytes:
             raise Unavailable(f"{exe}: output larger than {self.max_bytes} bytes")
         status = proc.returncode
+        self.exit_codes[spec.name] = status
         if status < 0:
             raise Unavailable(f"{exe} killed by signal {-status}", output=stdout)
         if not spec.exit_ok(status):
             # stderr says why; else stdout, unless it is a JSON document (kept in `output`).
             tail = _last_line(err) or ("" if stdout.lstrip()[:1] in ("{", "[") else _last_line(out))
             why = f"{exe} exited with status {status}" + (f": {tail}" if tail else "")
-            raise Unavailable(why, output=stdout)
+            raise Unavailable(why, output=stdout, exit_status=status)
         return stdout
 
     def _call(self, spec: Call) -> str:
@@ -157,9 +162,23 @@ class LiveSource:
         if func is None:
             raise Unavailable(f"no such call: {spec.func_name}")
         try:
-            return func()
+            return func(*spec.args)
         except (OSError, psutil.Error) as exc:
             raise Unavailable(f"{spec.func_name}: {type(exc).__name__}: {exc}") from None
+
+
+def _read_capped(f: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes, in 64 KiB reads: procfs and sysfs handlers allocate the size
+    asked for, and /proc/sys answers one 8 MiB read with ENOMEM."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = f.read(min(65536, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -202,6 +221,12 @@ class DirectorySource:
             for name, entry in specs.items()
             if entry.get("status") == "unavailable"
         }
+        # What each command exited with when captured: a capture of this replay keeps it.
+        self.exit_codes: dict[str, int] = {
+            name: entry["exit_status"]
+            for name, entry in specs.items()
+            if isinstance(entry.get("exit_status"), int)
+        }
 
     @property
     def os(self) -> str:
@@ -217,7 +242,7 @@ class DirectorySource:
         if spec.name in self._unavailable:
             reason = self._unavailable[spec.name]
             error = SourceTimeout if reason.startswith("timeout") else Unavailable
-            raise error(reason, output=content or "")
+            raise error(reason, output=content or "", exit_status=self.exit_codes.get(spec.name))
         if content is None:
             raise Unavailable("not captured")
         return content
@@ -376,4 +401,51 @@ def host_facts() -> str:
     return json.dumps(facts, indent=1)
 
 
-CALLS: Mapping[str, Callable[[], str]] = {"disk_usage": disk_usage, "host_facts": host_facts}
+KMSG_DUMP_MAX_BYTES = 4 * 1024 * 1024
+
+
+def kmsg_dump(path: str = "/dev/kmsg") -> str:
+    """Every record /dev/kmsg still holds, one per line (continuations indented), read
+    without blocking: the kernel log of a capture, replayed by agent/follow.py."""
+    try:
+        fd = _os.open(path, _os.O_RDONLY | _os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise Unavailable(f"not found: {path}") from None
+    except PermissionError:
+        raise Unavailable(f"permission denied: {path} (needs root or CAP_SYSLOG)") from None
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while size < KMSG_DUMP_MAX_BYTES:
+            try:
+                data = _os.read(fd, 16384)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:
+                continue  # records overwritten while we read: go on from the oldest left
+            if not data:
+                break
+            parts.append(data if data.endswith(b"\n") else data + b"\n")
+            size += len(data)
+    finally:
+        _os.close(fd)
+    return b"".join(parts).decode("utf-8", errors="replace")
+
+
+def _dns_checks(timeout: str, servers: str, names: str) -> str:
+    # agent/specs.py dns_checks() packs its arguments as strings (they name the capture).
+    return netcalls.dns_checks(
+        [s for s in servers.split(",") if s], [n for n in names.split(",") if n], float(timeout)
+    )
+
+
+CALLS: Mapping[str, Callable[..., str]] = {
+    "disk_usage": disk_usage,
+    "host_facts": host_facts,
+    "kmsg_dump": kmsg_dump,
+    "sysfs_net": netcalls.sysfs_net,
+    "dns_checks": _dns_checks,
+    "pci_devices": syscalls_linux.pci_devices,
+    "edac_counts": syscalls_linux.edac_counts,
+    "crash_dirs": syscalls_linux.crash_dirs,
+}

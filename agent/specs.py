@@ -59,10 +59,14 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A fact gathered in-process (psutil, os, platform), serialised to JSON text."""
+    """A fact gathered in-process (psutil, os, sysfs, a DNS query), serialised to text.
+
+    `args` are strings passed to the function (the DNS servers and names to ask).
+    """
 
     name: str
     func_name: str
+    args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -117,3 +121,93 @@ def smartctl_x_name(device: str, dev_type: str = "") -> str:
     if "," in dev_type:
         base += "." + dev_type
     return "smartctl_x." + re.sub(r"[^A-Za-z0-9._-]", "_", base).strip("._")
+
+
+# --- kernel log and boot identity --------------------------------------------------------
+
+BOOT_ID = File("boot_id", "/proc/sys/kernel/random/boot_id")
+# What /dev/kmsg holds now, as text (agent/sources.py kmsg_dump): captured so a replayed or
+# simulated host has a kernel log for the follower (agent/follow.py SourceReader).
+KMSG_DUMP = Call("kmsg", "kmsg_dump")
+
+# --- Linux: disk detail -----------------------------------------------------------------
+
+DISKSTATS = File("diskstats", "/proc/diskstats")
+MDSTAT = File("mdstat", "/proc/mdstat")
+LSBLK = Command(
+    "lsblk", ("lsblk", "-J", "-b", "-d", "-o", "NAME,MODEL,SERIAL,SIZE,ROTA,TRAN,TYPE"), 10.0
+)
+DMI_VENDOR = File("dmi_sys_vendor", "/sys/class/dmi/id/sys_vendor")
+DMI_PRODUCT = File("dmi_product_name", "/sys/class/dmi/id/product_name")
+
+# --- Linux: network ---------------------------------------------------------------------
+
+SYSFS_NET = Call("sysfs_net", "sysfs_net")
+IP_ADDR = Command("ip_addr", ("ip", "addr", "show"), 5.0)
+IP_ROUTE = Command("ip_route", ("ip", "route", "show"), 5.0)
+IP6_ROUTE = Command("ip6_route", ("ip", "-6", "route", "show"), 5.0)
+RESOLV_CONF = File("resolv_conf", "/etc/resolv.conf")
+RESOLVECTL = Command("resolvectl_status", ("resolvectl", "status", "--no-pager"), 5.0)
+NET_WIRELESS = File("net_wireless", "/proc/net/wireless")
+NET_ARP = File("net_arp", "/proc/net/arp")
+TIMEDATECTL = Command("timedatectl", ("timedatectl", "show"), 5.0)
+CHRONYC = Command("chronyc_tracking", ("chronyc", "-c", "tracking"), 5.0)
+
+
+def ping(gateway: str, interface: str = "") -> Command:
+    """One ICMP echo to the gateway, 1 s to answer (ping exits 1 on no reply: data)."""
+    argv = ["ping", "-n", "-c", "1", "-W", "1"]
+    if interface:
+        argv += ["-I", interface]
+    return Command("ping_gateway", (*argv, gateway), 3.0, ok_exit_mask=0x1)
+
+
+def dns_checks(servers: tuple[str, ...], names: tuple[str, ...], timeout: float) -> Call:
+    """Ask each server (at most 3) for each name (at most 5): agent/netcalls.py."""
+    return Call("dns_checks", "dns_checks", (f"{timeout:g}", ",".join(servers), ",".join(names)))
+
+
+# --- Linux: drivers and devices ---------------------------------------------------------
+
+PROC_MODULES = File("modules", "/proc/modules")
+TAINTED = File("tainted", "/proc/sys/kernel/tainted")
+PCI_DEVICES = Call("pci_devices", "pci_devices")
+EDAC = Call("edac", "edac_counts")
+
+# --- Linux: boot and shutdown -----------------------------------------------------------
+
+# is-system-running exits non-zero for every state but "running": the state is the data.
+SYSTEM_STATE = Command("systemctl_state", ("systemctl", "is-system-running"), 5.0, 0xFF)
+FAILED_UNITS = Command(
+    "systemctl_failed",
+    ("systemctl", "list-units", "--failed", "--all", "--output=json", "--no-pager"),
+    10.0,
+)
+SYSTEMD_ANALYZE = Command("systemd_analyze", ("systemd-analyze", "time", "--no-pager"), 10.0)
+LIST_BOOTS = Command(
+    "journal_boots", ("journalctl", "--list-boots", "-o", "json", "--no-pager"), 10.0
+)
+PREVIOUS_BOOT_TAIL = Command(
+    "journal_previous_tail",
+    ("journalctl", "-b", "-1", "-n", "50", "-o", "json", "--no-pager"),
+    10.0,
+)
+# The previous boot's kernel messages at "warning" and worse: where its panic, oops or
+# WARN() is, with the RIP and call-trace lines that name the function (level 4).
+PREVIOUS_BOOT_KERNEL = Command(
+    "journal_previous_kernel",
+    ("journalctl", "-b", "-1", "-k", "-p", "0..4", "-o", "short-monotonic", "--no-pager"),
+    10.0,
+)
+CRASH_DIRS = Call("crash_dirs", "crash_dirs")
+
+# smartctl before 7.0 (still on older LTS releases) has no --json: scan and read as text.
+SMARTCTL_SCAN_TEXT = Command(
+    "smartctl_scan_text", ("smartctl", "--scan-open"), 30.0, SMARTCTL_OK_EXIT_MASK
+)
+
+
+def smartctl_x_text(device: str, dev_type: str = "") -> Command:
+    json_spec = smartctl_x(device, dev_type)
+    argv = tuple(a for a in json_spec.argv if a != "--json")
+    return Command(json_spec.name + ".txt", argv, json_spec.timeout, SMARTCTL_OK_EXIT_MASK)

@@ -195,10 +195,14 @@ def test_agent_config_show_is_json_with_effective_values(tmp_path: Path) -> None
 def test_collect_from_a_capture_folder_prints_the_snapshot() -> None:
     out = run(AGENT, "collect", "--source", str(FIXTURE))
     assert out.returncode == 0, out.stderr
-    snap = json.loads(out.stdout)
+    printed = json.loads(out.stdout)
+    snap = printed["snapshot"]
     assert snap["inventory"]["hostname"] == "vm"
     assert snap["inventory"]["os_family"] == "linux"
     assert any(v["mount"] == "/" for v in snap["volumes"])
+    assert any(i["name"] == "eth0" for i in snap["interfaces"])
+    assert snap["boot"]["boot_id"]
+    assert printed["events"] == []
     assert "Traceback" not in out.stderr
 
 

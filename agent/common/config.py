@@ -315,7 +315,7 @@ def mask_url_password(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***\2", text)
 
 
-SECRET_KEY = re.compile(r"(password|secret|token|passphrase|api_key)", re.IGNORECASE)
+SECRET_KEY = re.compile(r"(password|secret|token|passphrase|api_key|salt)", re.IGNORECASE)
 
 
 def redacted(obj: Any) -> dict[str, Any]:
@@ -325,7 +325,7 @@ def redacted(obj: Any) -> dict[str, Any]:
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             out[f.name] = redacted(value)
-        elif SECRET_KEY.search(f.name) and value:
+        elif SECRET_KEY.search(f.name) and value and not isinstance(value, bool):
             out[f.name] = "********"
         elif isinstance(value, str):
             out[f.name] = mask_url_password(value)

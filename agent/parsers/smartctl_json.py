@@ -11,9 +11,20 @@ Keys used (smartmontools JSON format 1.0; smartctl 7.0+; https://www.smartmontoo
     firmware_version           ATA/NVMe; SCSI: revision (7.2-) or scsi_revision (7.3+)
     temperature.current        all kinds; NVMe also has ...health_information_log.temperature
     power_on_time.hours        all kinds (absent on some SCSI disks)
-    ata_smart_attributes.table[] {"id", "raw": {"value"}}: 5 reallocated, 197 pending,
-                               198 offline uncorrectable
-    nvme_smart_health_information_log.critical_warning / .percentage_used
+    ata_smart_attributes.table[] {"id", "name", "value", "worst", "thresh", "when_failed"
+                               ("" | "now" | "past"), "flags": {"prefailure"}, "raw": {"value"}}:
+                               5 reallocated, 187 reported uncorrect, 188 command timeout,
+                               197 pending, 198 offline uncorrectable, 199 UDMA CRC errors
+    nvme_smart_health_information_log.critical_warning / .percentage_used / .media_errors /
+                               .available_spare(_threshold) / .unsafe_shutdowns /
+                               .num_err_log_entries
+    scsi_grown_defect_list     SCSI "Elements in grown defect list"
+    scsi_error_counter_log.{read,write,verify}.total_uncorrected_errors
+    ata_smart_error_log.extended.count | .summary.count   (-x reads the extended log first)
+    ata_smart_self_test_log.{extended,standard}.table[].status.value  status byte; high nibble
+                               3-8 is a failed test (ataprint.cpp)
+    nvme_self_test_log.table[].self_test_result.value   5-7 failed (nvmeprint.cpp)
+    scsi_self_test_0..19.result.value                   3-7 failed (scsiprint.cpp)
 
 Every key except `smartctl` and `device.name` is optional: old versions and partial
 reads leave sections out, and the record keeps its default.
@@ -24,6 +35,7 @@ from __future__ import annotations
 from agent.parsers import ParseError
 from agent.parsers._json import (
     JsonObject,
+    get_bool,
     get_int,
     get_list,
     get_object,
@@ -31,12 +43,21 @@ from agent.parsers._json import (
     load_object,
     lookup,
 )
-from agent.records import SmartDevice
+from agent.records import SmartAttribute, SmartDevice
 
 ATA_REALLOCATED = 5
+ATA_REPORTED_UNCORRECT = 187
+ATA_COMMAND_TIMEOUT = 188
 ATA_PENDING = 197
 ATA_OFFLINE_UNCORRECTABLE = 198
+ATA_UDMA_CRC_ERRORS = 199
 _NVME_LOG = "nvme_smart_health_information_log"
+# The record's vocabulary is the text report's WHEN_FAILED column (-f old).
+_WHEN_FAILED = {"": "", "now": "FAILING_NOW", "past": "In_the_past"}
+_ATA_TEST_FAILED = range(3, 9)
+_NVME_TEST_FAILED = range(5, 8)
+_SCSI_TEST_FAILED = range(3, 8)
+_SCSI_SELF_TESTS = 20  # the SCSI self-test log page holds 20 entries
 
 
 def parse(text: str) -> SmartDevice:
@@ -51,7 +72,8 @@ def parse(text: str) -> SmartDevice:
     passed = lookup(doc, "smart_status.passed")
     if passed is not None and not isinstance(passed, bool):
         raise ParseError(f"key 'smart_status.passed': expected bool, got {passed!r:.60}")
-    attrs = _ata_raw_values(doc)
+    table = _ata_attributes(doc)
+    attrs = {attr.id: attr.raw for attr in table}
     return SmartDevice(
         # Several disks behind one RAID controller share a name (/dev/bus/0 -d megaraid,N).
         device=f"{name} [{dev_type}]" if "," in dev_type else name,
@@ -73,6 +95,23 @@ def parse(text: str) -> SmartDevice:
         nvme_critical_warning=get_int(doc, f"{_NVME_LOG}.critical_warning"),
         nvme_percentage_used=get_int(doc, f"{_NVME_LOG}.percentage_used"),
         smartctl_exit_status=get_int(doc, "smartctl.exit_status"),
+        reported_uncorrect=attrs.get(ATA_REPORTED_UNCORRECT, 0),
+        command_timeout=attrs.get(ATA_COMMAND_TIMEOUT, 0),
+        udma_crc_errors=attrs.get(ATA_UDMA_CRC_ERRORS, 0),
+        nvme_media_errors=get_int(doc, f"{_NVME_LOG}.media_errors"),
+        nvme_available_spare=get_int(doc, f"{_NVME_LOG}.available_spare"),
+        nvme_available_spare_threshold=get_int(doc, f"{_NVME_LOG}.available_spare_threshold"),
+        nvme_unsafe_shutdowns=get_int(doc, f"{_NVME_LOG}.unsafe_shutdowns"),
+        nvme_error_log_entries=get_int(doc, f"{_NVME_LOG}.num_err_log_entries"),
+        scsi_grown_defects=get_int(doc, "scsi_grown_defect_list"),
+        scsi_uncorrected_errors=sum(
+            get_int(doc, f"scsi_error_counter_log.{op}.total_uncorrected_errors")
+            for op in ("read", "write", "verify")
+        ),
+        selftest_failures=_selftest_failures(doc),
+        ata_error_count=get_int(doc, "ata_smart_error_log.extended.count")
+        or get_int(doc, "ata_smart_error_log.summary.count"),
+        attributes=table,
     )
 
 
@@ -99,13 +138,49 @@ def _model(doc: JsonObject) -> str:
     return f"{vendor.strip()} {product.strip()}".strip()
 
 
-def _ata_raw_values(doc: JsonObject) -> dict[int, int]:
-    raw: dict[int, int] = {}
-    for i, row in enumerate(get_list(doc, "ata_smart_attributes.table")):
-        if not isinstance(row, dict):
-            raise ParseError(f"key 'ata_smart_attributes.table[{i}]': expected an object")
+def _ata_attributes(doc: JsonObject) -> tuple[SmartAttribute, ...]:
+    found: list[SmartAttribute] = []
+    for i, row in enumerate(_objects(doc, "ata_smart_attributes.table")):
         attr_id = get_int(row, "id", -1)
         if attr_id < 0:
             raise ParseError(f"key 'ata_smart_attributes.table[{i}].id': missing")
-        raw[attr_id] = get_int(get_object(row, "raw"), "value")
-    return raw
+        when_failed = get_str(row, "when_failed")
+        found.append(
+            SmartAttribute(
+                id=attr_id,
+                name=get_str(row, "name"),
+                value=get_int(row, "value"),
+                worst=get_int(row, "worst"),
+                threshold=get_int(row, "thresh"),
+                raw=get_int(get_object(row, "raw"), "value"),
+                prefailure=get_bool(row, "flags.prefailure"),
+                # An unknown future spelling is kept as written rather than dropped.
+                when_failed=_WHEN_FAILED.get(when_failed, when_failed),
+            )
+        )
+    return tuple(found)
+
+
+def _selftest_failures(doc: JsonObject) -> int:
+    # -x reads the extended log and falls back to the standard one; both list the same tests.
+    ata = _objects(doc, "ata_smart_self_test_log.extended.table") or _objects(
+        doc, "ata_smart_self_test_log.standard.table"
+    )
+    failed = sum(get_int(row, "status.value") >> 4 in _ATA_TEST_FAILED for row in ata)
+    failed += sum(
+        get_int(row, "self_test_result.value", -1) in _NVME_TEST_FAILED
+        for row in _objects(doc, "nvme_self_test_log.table")
+    )
+    failed += sum(
+        get_int(doc, f"scsi_self_test_{n}.result.value", -1) in _SCSI_TEST_FAILED
+        for n in range(_SCSI_SELF_TESTS)
+    )
+    return failed
+
+
+def _objects(doc: JsonObject, path: str) -> list[JsonObject]:
+    rows = get_list(doc, path)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ParseError(f"key '{path}[{i}]': expected an object")
+    return [row for row in rows if isinstance(row, dict)]

@@ -1,28 +1,63 @@
-"""Disk usage per mounted filesystem (Linux; Windows and macOS come with their specs)."""
+"""Disk: usage and inodes per mounted filesystem (with read-only remounts), md RAID
+state, and per-disk latency and queue counters.
+
+Linux: psutil/statvfs (disk_usage), /proc/mdstat, /proc/diskstats; the growth rate and
+the latency over the interval are derived from successive samples (agent/derive.py).
+Kernel I/O and filesystem errors arrive as events from the kernel-log follower
+(agent/follow.py). Windows and macOS: agent/probes/windows.py and macos.py.
+"""
 
 from __future__ import annotations
 
-from agent.parsers import disk_usage_json
-from agent.probes.base import ProbeOutput, not_yet
-from agent.records import ProbeError
-from agent.sources import Source
-from agent.specs import DISK_USAGE, Spec
+from agent.parsers import ParseError, disk_usage_json, proc_diskstats, proc_mdstat
+from agent.probes import macos, windows
+from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
+from agent.records import ProbeError, Volume
+from agent.sources import Source, Unavailable
+from agent.specs import DISK_USAGE, DISKSTATS, MDSTAT, Spec
 
 
 class DiskProbe:
     name = "disk"
 
     def specs(self, os: str) -> tuple[Spec, ...]:
-        return (DISK_USAGE,) if os == "linux" else ()
-
-    def collect(self, source: Source) -> ProbeOutput:
-        match source.os:
+        match os:
             case "linux":
-                report = disk_usage_json.parse_report(source.read(DISK_USAGE))
-            case other:
-                return not_yet(self.name, other)
-        # A mount that did not answer (hung NFS) is a partial failure, not a failed probe.
-        errors = tuple(
-            ProbeError(self.name, f.kind, f"{f.mount}: {f.message}") for f in report.failures
+                return (DISK_USAGE, DISKSTATS, MDSTAT)
+            case "windows":
+                return windows.specs("disk")
+            case "darwin":
+                return macos.specs("disk")
+        return ()
+
+    def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
+        match source.os:
+            case "windows":
+                return windows.disk(source)
+            case "darwin":
+                return macos.disk(source)
+        g = Gather(self.name)
+        volumes: tuple[Volume, ...] = ()
+        text = g.read(source, DISK_USAGE)
+        if text is not None:
+            try:
+                report = disk_usage_json.parse_report(text)
+            except ParseError as exc:
+                g.error("parse", f"{DISK_USAGE.name}: {exc}")
+            else:
+                volumes = report.volumes
+                # A mount that did not answer (hung NFS) is a partial failure.
+                for f in report.failures:
+                    g.error(f.kind, f"{f.mount}: {f.message}")
+        disk_io = g.parse(source, DISKSTATS, proc_diskstats.parse) or ()
+        try:
+            mdstat = source.read(MDSTAT)
+        except Unavailable:
+            mdstat = ""  # no md driver loaded: no arrays, nothing wrong
+        raid = g.parse_text(MDSTAT.name, mdstat, proc_mdstat.parse) or () if mdstat else ()
+        return ProbeOutput(
+            volumes=volumes, disk_io=disk_io, raid=raid, errors=g.errors, warnings=g.warnings
         )
-        return ProbeOutput(volumes=report.volumes, errors=errors)
+
+
+__all__ = ["DiskProbe", "ProbeError"]

@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from agent.parsers import ParseError, host_facts_json, machine_id, os_release
-from agent.probes.base import ProbeOutput, not_yet
+from agent.parsers import ParseError, host_facts_json, lsblk_json, machine_id, os_release
+from agent.probes import macos, windows
+from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput, not_yet
 from agent.records import HostInventory, ProbeError
 from agent.sources import Source, Unavailable
-from agent.specs import HOST_FACTS, MACHINE_ID, OS_RELEASE, OS_RELEASE_USR_LIB, Spec
+from agent.specs import (
+    DMI_PRODUCT,
+    DMI_VENDOR,
+    HOST_FACTS,
+    LSBLK,
+    MACHINE_ID,
+    OS_RELEASE,
+    OS_RELEASE_USR_LIB,
+    Spec,
+)
 
 T = TypeVar("T")
 
@@ -22,14 +32,31 @@ class InventoryProbe:
     name = "inventory"
 
     def specs(self, os: str) -> tuple[Spec, ...]:
-        if os == "linux":
-            return (HOST_FACTS, OS_RELEASE, OS_RELEASE_USR_LIB, MACHINE_ID)
+        match os:
+            case "linux":
+                return (
+                    HOST_FACTS,
+                    OS_RELEASE,
+                    OS_RELEASE_USR_LIB,
+                    MACHINE_ID,
+                    LSBLK,
+                    DMI_VENDOR,
+                    DMI_PRODUCT,
+                )
+            case "windows":
+                return windows.specs("inventory")
+            case "darwin":
+                return macos.specs("inventory")
         return ()
 
-    def collect(self, source: Source) -> ProbeOutput:
+    def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "linux":
                 return self._linux(source)
+            case "windows":
+                return windows.inventory(source)
+            case "darwin":
+                return macos.inventory(source)
             case other:
                 return not_yet(self.name, other)
 
@@ -38,6 +65,14 @@ class InventoryProbe:
         facts = host_facts_json.parse(source.read(HOST_FACTS))
         release = self._partial(errors, lambda: os_release.parse(_os_release_text(source)))
         mid = self._partial(errors, lambda: machine_id.parse(source.read(MACHINE_ID)))
+        g = Gather(self.name)
+        disks = g.parse(source, LSBLK, lsblk_json.parse) or ()
+        errors.extend(g.errors)
+        vendor = " ".join(
+            text.strip()
+            for spec in (DMI_VENDOR, DMI_PRODUCT)
+            if (text := _maybe(source, spec)) and text.strip()
+        )
         inventory = HostInventory(
             hostname=facts.hostname,
             os_family="linux",
@@ -50,8 +85,10 @@ class InventoryProbe:
             memory_bytes=facts.memory_bytes,
             boot_time_unix=facts.boot_time_unix,
             machine_id=mid or "",
+            disks=disks,
+            vendor=vendor,
         )
-        return ProbeOutput(inventory=inventory, errors=tuple(errors))
+        return ProbeOutput(inventory=inventory, errors=tuple(errors), warnings=g.warnings)
 
     def _partial(self, errors: list[ProbeError], read: Callable[[], T]) -> T | None:
         try:
@@ -60,6 +97,14 @@ class InventoryProbe:
             errors.append(ProbeError(self.name, "unavailable", str(exc)))
         except ParseError as exc:
             errors.append(ProbeError(self.name, "parse", str(exc)))
+        return None
+
+
+def _maybe(source: Source, spec: Spec) -> str | None:
+    # DMI is absent in many VMs and on non-x86 boards: nothing to report then.
+    try:
+        return source.read(spec)
+    except Unavailable:
         return None
 
 

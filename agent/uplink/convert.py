@@ -3,114 +3,60 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
-from agent.records import (
-    AgentStats,
-    Body,
-    Event,
-    HostInventory,
-    Priority,
-    ProbeError,
-    ProbeTiming,
-    SmartDevice,
-    Snapshot,
-    Volume,
-)
+from google.protobuf.message import Message
+
+from agent.common.shape import Kind, shape
+from agent.records import AgentStats, Body, Event, HostInventory, Priority, Snapshot
 from agent.uplink.spool import SpoolRow
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import telemetry_pb2 as pb
 
+M = TypeVar("M", bound=Message)
+
+
+def to_pb(record: object, message: type[M]) -> M:
+    """A record as its protobuf message: fields copied by name (agent/common/shape.py)."""
+    values: dict[str, object] = {}
+    for f in shape(type(record)):
+        value = getattr(record, f.name)
+        match f.kind:
+            case Kind.SCALAR | Kind.REPEATED_SCALAR:
+                values[f.name] = value
+            case Kind.ENUM:
+                values[f.name] = int(value)
+            case Kind.MAP:
+                values[f.name] = dict(value)
+            case Kind.MESSAGE:
+                if value is not None:
+                    values[f.name] = to_pb(value, _message_class(f.type))
+            case Kind.REPEATED_MESSAGE:
+                cls = _message_class(f.type)
+                values[f.name] = [to_pb(item, cls) for item in value]
+    return message(**values)
+
+
+def _message_class(record_cls: type) -> type[Message]:
+    # Every record class has the message of the same name in telemetry.proto.
+    cls: type[Message] = getattr(pb, record_cls.__name__)
+    return cls
+
 
 def inventory_pb(inv: HostInventory) -> pb.HostInventory:
-    return pb.HostInventory(
-        hostname=inv.hostname,
-        os_family=inv.os_family,
-        os_name=inv.os_name,
-        os_version=inv.os_version,
-        kernel=inv.kernel,
-        arch=inv.arch,
-        cpu_model=inv.cpu_model,
-        cpu_cores=inv.cpu_cores,
-        memory_bytes=inv.memory_bytes,
-        boot_time_unix=inv.boot_time_unix,
-        machine_id=inv.machine_id,
-        agent_version=inv.agent_version,
-    )
-
-
-def _volume(v: Volume) -> pb.Volume:
-    return pb.Volume(
-        mount=v.mount,
-        device=v.device,
-        fstype=v.fstype,
-        total_bytes=v.total_bytes,
-        used_bytes=v.used_bytes,
-        free_bytes=v.free_bytes,
-        inodes_total=v.inodes_total,
-        inodes_free=v.inodes_free,
-        read_only=v.read_only,
-    )
-
-
-def _smart(d: SmartDevice) -> pb.SmartDevice:
-    return pb.SmartDevice(
-        device=d.device,
-        protocol=d.protocol,
-        model=d.model,
-        serial=d.serial,
-        firmware=d.firmware,
-        health_known=d.health_known,
-        health_passed=d.health_passed,
-        temperature_c=d.temperature_c,
-        power_on_hours=d.power_on_hours,
-        reallocated_sectors=d.reallocated_sectors,
-        pending_sectors=d.pending_sectors,
-        offline_uncorrectable=d.offline_uncorrectable,
-        nvme_critical_warning=d.nvme_critical_warning,
-        nvme_percentage_used=d.nvme_percentage_used,
-        smartctl_exit_status=d.smartctl_exit_status,
-    )
-
-
-def _error(e: ProbeError) -> pb.ProbeError:
-    return pb.ProbeError(probe=e.probe, kind=e.kind, message=e.message)
-
-
-def _timing(t: ProbeTiming) -> pb.ProbeTiming:
-    return pb.ProbeTiming(probe=t.probe, wall_seconds=t.wall_seconds, cpu_seconds=t.cpu_seconds)
+    return to_pb(inv, pb.HostInventory)
 
 
 def snapshot_pb(s: Snapshot) -> pb.Snapshot:
-    msg = pb.Snapshot(
-        taken_at_ms=s.taken_at_ms,
-        volumes=[_volume(v) for v in s.volumes],
-        smart=[_smart(d) for d in s.smart],
-        errors=[_error(e) for e in s.errors],
-        timings=[_timing(t) for t in s.timings],
-    )
-    if s.inventory is not None:
-        msg.inventory.CopyFrom(inventory_pb(s.inventory))
-    return msg
+    return to_pb(s, pb.Snapshot)
 
 
 def event_pb(e: Event) -> pb.Event:
-    return pb.Event(
-        time_ms=e.time_ms,
-        source=e.source,
-        kind=e.kind,
-        severity=pb.Severity.ValueType(int(e.severity)),
-        message=e.message,
-        fields=dict(e.fields),
-    )
+    return to_pb(e, pb.Event)
 
 
 def stats_pb(s: AgentStats) -> pb.AgentStats:
-    return pb.AgentStats(
-        time_ms=s.time_ms,
-        spool_records=s.spool_records,
-        spool_bytes=s.spool_bytes,
-        dropped=dict(s.dropped),
-    )
+    return to_pb(s, pb.AgentStats)
 
 
 def body_kind(body: Body) -> str:

@@ -157,17 +157,28 @@ class Spool:
         return True
 
     def append(
-        self, priority: Priority, kind: str, body: bytes, *, supersede: bool = False
+        self,
+        priority: Priority,
+        kind: str,
+        body: bytes,
+        *,
+        supersede: bool = False,
+        cursor: tuple[str, str] | None = None,
     ) -> int | None:
         """Store one record durably; return its seq, or None if the policy dropped it.
 
         supersede=True removes older unacked records of the same kind first
         (for cumulative records such as AgentStats, where only the latest matters).
+        cursor=(name, value) saves a log position in the same transaction as the record,
+        so a log follower restarted after a crash resumes exactly after the last record
+        it spooled: nothing twice, nothing missed (agent/follow.py).
         """
         size = len(body)
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                if cursor is not None:
+                    self._write_cursor(*cursor)
                 if size > self.max_record_bytes:
                     self._count_drop(drop_reason("oversize", priority))
                     self._db.execute("COMMIT")
@@ -184,6 +195,8 @@ class Spool:
                     self._db.execute("ROLLBACK")
                     self._recount()
                     self._db.execute("BEGIN IMMEDIATE")
+                    if cursor is not None:
+                        self._write_cursor(*cursor)
                     self._count_drop(drop_reason("spool_full", priority))
                     self._db.execute("COMMIT")
                     return None
@@ -203,6 +216,35 @@ class Spool:
             self._bytes += size
             assert cur.lastrowid is not None
             return int(cur.lastrowid)
+
+    def _write_cursor(self, name: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            ("cursor:" + name, value),
+        )
+
+    def cursor(self, name: str) -> str | None:
+        """The log position last saved under `name`, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = ?", ("cursor:" + name,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def count_drop(self, reason: str, *, cursor: tuple[str, str] | None = None) -> None:
+        """Count a record that was never spooled (a rate limit), with its log position."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            if cursor is not None:
+                self._write_cursor(*cursor)
+            self._count_drop(reason)
+            self._db.execute("COMMIT")
+
+    def save_cursor(self, name: str, value: str) -> None:
+        """Advance a log position past entries that gave no record."""
+        with self._lock:
+            self._write_cursor(name, value)
 
     def _recount(self) -> None:
         row = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM records").fetchone()

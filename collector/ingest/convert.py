@@ -6,23 +6,14 @@ problem becomes BadBatch with a sentence that says what was wrong.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
-from agent.records import (
-    AgentStats,
-    Body,
-    Event,
-    HostInventory,
-    Priority,
-    ProbeError,
-    ProbeTiming,
-    Severity,
-    SmartDevice,
-    Snapshot,
-    Volume,
-)
+from agent.common.shape import Kind, shape
+from agent.records import AgentStats, Body, Event, HostInventory, Priority, Severity, Snapshot
 from collector.store import RecordKind, StoredRecord
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import telemetry_pb2 as pb
@@ -33,8 +24,8 @@ MAX_RECORDS_PER_BATCH = 10_000
 # which an agent retries for ever. Refuse it here, where it is the data's fault.
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1
-_SEVERITIES = frozenset(int(s) for s in Severity)
 _PRIORITIES = frozenset(int(p) for p in Priority)
+R = TypeVar("R")
 
 
 class BadBatch(ValueError):
@@ -48,100 +39,91 @@ class DecodedRecord:
     body: Body
 
 
-def _int(value: int, limit: int, what: str) -> int:
-    if value > limit:
-        raise BadBatch(f"{what} {value} is too large (at most {limit})")
-    return value
+# Per-field limits tighter than int64, keyed "Record.field": store columns of 32 bits.
+_INT_LIMITS: dict[str, int] = {"HostInventory.cpu_cores": MAX_INT32}
 
 
-def _text(value: str, what: str) -> str:
+def _check_text(value: str, where: str) -> str:
     # PostgreSQL text cannot hold NUL; these strings end up in text columns
     # (hosts) or in ticket text, so a NUL would fail the commit for ever.
     if "\x00" in value:
-        raise BadBatch(f"{what} contains a NUL character")
+        raise BadBatch(f"{where} contains a NUL character")
     return value
 
 
+def _check_scalar(value: object, kind: type, where: str, limit: int) -> object:
+    if kind is str:
+        assert isinstance(value, str)
+        return _check_text(value, where)
+    if kind is int:
+        assert isinstance(value, int)
+        if value > limit:
+            raise BadBatch(f"{where} {value} is too large (at most {limit})")
+    elif kind is float:
+        assert isinstance(value, float)
+        if not math.isfinite(value):
+            raise BadBatch(f"{where} is not a finite number ({value})")
+    return value
+
+
+def from_pb(msg: Message, cls: type[R], where: str) -> R:
+    """A message as its record, every value checked; `where` names it in errors
+    ("snapshot.volumes[2].mount contains a NUL character")."""
+    values: dict[str, object] = {}
+    name = cls.__name__
+    for f in shape(cls):
+        at = f"{where}.{f.name}"
+        value = getattr(msg, f.name)
+        match f.kind:
+            case Kind.SCALAR:
+                limit = _INT_LIMITS.get(f"{name}.{f.name}", MAX_INT64)
+                values[f.name] = _check_scalar(value, f.type, at, limit)
+            case Kind.REPEATED_SCALAR:
+                values[f.name] = tuple(
+                    _check_scalar(v, f.type, f"{at}[{i}]", MAX_INT64) for i, v in enumerate(value)
+                )
+            case Kind.ENUM:
+                if int(value) not in _ENUM_VALUES[f.type]:
+                    raise BadBatch(f"{at} has unknown value {int(value)}")
+                values[f.name] = f.type(value)
+            case Kind.MAP:
+                checked: dict[str, object] = {}
+                for key, item in value.items():
+                    _check_text(key, f"{at} key")
+                    checked[key] = _check_scalar(item, f.type, f"{at}[{key!r}]", MAX_INT64)
+                values[f.name] = checked
+            case Kind.MESSAGE:
+                if not f.optional or msg.HasField(f.name):
+                    values[f.name] = from_pb(value, f.type, at)
+                else:
+                    values[f.name] = None
+            case Kind.REPEATED_MESSAGE:
+                values[f.name] = tuple(
+                    from_pb(item, f.type, f"{at}[{i}]") for i, item in enumerate(value)
+                )
+    return cls(**values)
+
+
+_ENUM_VALUES: dict[type, frozenset[int]] = {
+    Severity: frozenset(int(s) for s in Severity),
+    Priority: frozenset(int(p) for p in Priority),
+}
+
+
 def inventory(msg: pb.HostInventory) -> HostInventory:
-    return HostInventory(
-        hostname=_text(msg.hostname, "inventory hostname"),
-        os_family=_text(msg.os_family, "inventory os_family"),
-        os_name=_text(msg.os_name, "inventory os_name"),
-        os_version=_text(msg.os_version, "inventory os_version"),
-        kernel=_text(msg.kernel, "inventory kernel"),
-        arch=_text(msg.arch, "inventory arch"),
-        cpu_model=_text(msg.cpu_model, "inventory cpu_model"),
-        cpu_cores=_int(msg.cpu_cores, MAX_INT32, "inventory cpu_cores"),
-        memory_bytes=_int(msg.memory_bytes, MAX_INT64, "inventory memory_bytes"),
-        boot_time_unix=msg.boot_time_unix,
-        machine_id=_text(msg.machine_id, "inventory machine_id"),
-        agent_version=_text(msg.agent_version, "inventory agent_version"),
-    )
+    return from_pb(msg, HostInventory, "inventory")
 
 
 def snapshot(msg: pb.Snapshot) -> Snapshot:
-    return Snapshot(
-        taken_at_ms=msg.taken_at_ms,
-        inventory=inventory(msg.inventory) if msg.HasField("inventory") else None,
-        volumes=tuple(
-            Volume(
-                mount=_text(v.mount, "volume mount"),
-                device=_text(v.device, "volume device"),
-                fstype=_text(v.fstype, "volume fstype"),
-                total_bytes=v.total_bytes,
-                used_bytes=v.used_bytes,
-                free_bytes=v.free_bytes,
-                inodes_total=v.inodes_total,
-                inodes_free=v.inodes_free,
-                read_only=v.read_only,
-            )
-            for v in msg.volumes
-        ),
-        smart=tuple(
-            SmartDevice(
-                device=_text(d.device, "SMART device"),
-                protocol=_text(d.protocol, "SMART protocol"),
-                model=_text(d.model, "SMART model"),
-                serial=_text(d.serial, "SMART serial"),
-                firmware=_text(d.firmware, "SMART firmware"),
-                health_known=d.health_known,
-                health_passed=d.health_passed,
-                temperature_c=d.temperature_c,
-                power_on_hours=d.power_on_hours,
-                reallocated_sectors=d.reallocated_sectors,
-                pending_sectors=d.pending_sectors,
-                offline_uncorrectable=d.offline_uncorrectable,
-                nvme_critical_warning=d.nvme_critical_warning,
-                nvme_percentage_used=d.nvme_percentage_used,
-                smartctl_exit_status=d.smartctl_exit_status,
-            )
-            for d in msg.smart
-        ),
-        errors=tuple(ProbeError(e.probe, e.kind, e.message) for e in msg.errors),
-        timings=tuple(ProbeTiming(t.probe, t.wall_seconds, t.cpu_seconds) for t in msg.timings),
-    )
+    return from_pb(msg, Snapshot, "snapshot")
 
 
 def event(msg: pb.Event) -> Event:
-    if int(msg.severity) not in _SEVERITIES:
-        raise BadBatch(f"event has unknown severity {msg.severity}")
-    return Event(
-        time_ms=msg.time_ms,
-        source=msg.source,
-        kind=msg.kind,
-        severity=Severity(msg.severity),
-        message=msg.message,
-        fields=dict(msg.fields),
-    )
+    return from_pb(msg, Event, "event")
 
 
 def stats(msg: pb.AgentStats) -> AgentStats:
-    return AgentStats(
-        time_ms=msg.time_ms,
-        spool_records=_int(msg.spool_records, MAX_INT64, "stats spool_records"),
-        spool_bytes=_int(msg.spool_bytes, MAX_INT64, "stats spool_bytes"),
-        dropped=dict(msg.dropped),
-    )
+    return from_pb(msg, AgentStats, "stats")
 
 
 def _record(rec: pb.Record) -> DecodedRecord:

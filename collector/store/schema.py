@@ -42,7 +42,8 @@ hosts = Table(
     "hosts",
     metadata,
     Column("agent_id", Text, primary_key=True),
-    # Inventory columns carry the names of agent.records.HostInventory fields.
+    # Inventory columns carry the names of agent.records.HostInventory's scalar fields
+    # (its lists, disks and NICs, stay in the snapshots).
     Column("hostname", Text, nullable=False),
     Column("os_family", Text, nullable=False),
     Column("os_name", Text, nullable=False),
@@ -55,6 +56,7 @@ hosts = Table(
     Column("boot_time_unix", BigInteger, nullable=False),
     Column("machine_id", Text, nullable=False),
     Column("agent_version", Text, nullable=False),
+    Column("vendor", Text, nullable=False, server_default=""),
     Column("first_seen_ms", BigInteger, nullable=False),
     Column("last_seen_ms", BigInteger, nullable=False),
 )

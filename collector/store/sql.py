@@ -73,7 +73,7 @@ Clock = Callable[[], int]
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # The hosts columns that mirror HostInventory, by field name.
-_INVENTORY_FIELDS = tuple(f.name for f in fields(HostInventory))
+_INVENTORY_FIELDS = tuple(f.name for f in fields(HostInventory) if f.name in hosts.c)
 _TELEMETRY_COLUMNS = tuple(c.name for c in telemetry.c)
 # What a host row holds until its agent first reports an inventory.
 _NO_INVENTORY = HostInventory(hostname="", os_family="")

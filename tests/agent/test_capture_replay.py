@@ -32,11 +32,17 @@ def _spec_files(folder: Path) -> dict[str, bytes]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux probes only for now")
 def test_capture_then_replay_reproduces_the_live_host(tmp_path):
     live = LiveSource()
-    readings = capture(live, PROBES, tmp_path / "a")
+    # What the probes made of this host while it was being captured ...
+    recorder = RecordingSource(live)
+    seen_live = _collect(recorder)
+    readings = capture(recorder, PROBES, tmp_path / "a")
     assert {"host_facts", "os_release", "machine_id", "disk_usage", "smartctl_scan"} <= set(
         readings
     )
+    assert {"ip_addr", "sysfs_net", "diskstats", "boot_id", "pci_devices"} <= set(readings)
     replayed = _collect(DirectorySource(tmp_path / "a"))
+    # ... is exactly what they make of the capture: every record, every error.
+    assert replayed == seen_live
     # Replay against replay: exactly the same, errors included.
     assert replayed == _collect(DirectorySource(tmp_path / "a"))
     # A capture of the replay is the same capture, byte for byte.
@@ -47,6 +53,7 @@ def test_capture_then_replay_reproduces_the_live_host(tmp_path):
     for entries in (manifest_a, manifest_b):
         for entry in entries.values():
             entry.pop("duration_s")
+            entry.pop("started_s")
     assert manifest_a == manifest_b
 
     # Structure against a fresh live read: only fill levels may move on a busy machine.
@@ -64,11 +71,13 @@ def test_capture_then_replay_reproduces_the_live_host(tmp_path):
 def test_capture_writes_the_documented_layout(tmp_path):
     failed_output = '{"smartctl": {"exit_status": 2}}'
     source = ScenarioSource(
-        "windows",
+        "linux",
         {
             "os_release": "ID=x\r\n",
             "machine_id": "",  # empty is not "not captured"
-            "smartctl_scan": Unavailable("smartctl exited with status 2", output=failed_output),
+            "smartctl_scan": Unavailable(
+                "smartctl exited with status 2", output=failed_output, exit_status=2
+            ),
         },
     )
     capture(source, (OS_RELEASE, MACHINE_ID, *PROBES), tmp_path / "c", hostname='pc "7"')
@@ -76,9 +85,20 @@ def test_capture_writes_the_documented_layout(tmp_path):
     assert (out / "os_release").read_bytes() == b"ID=x\r\n"
     assert DirectorySource(out).read(MACHINE_ID) == ""
     host = (out / "host.toml").read_text()
-    assert 'os = "windows"' in host and 'hostname = "pc \\"7\\""' in host
+    assert 'os = "linux"' in host and 'hostname = "pc \\"7\\""' in host
     assert "captured_at = " in host
-    specs = json.loads((out / "manifest.json").read_text())["specs"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["os"], manifest["hostname"], manifest["redacted"]) == (
+        "linux",
+        'pc "7"',
+        False,
+    )
+    assert {"captured_at", "finished_at", "agent_version", "python", "platform"} <= set(manifest)
+    assert (
+        "smartctl_scan" in manifest["unavailable"] and "os_release" not in manifest["unavailable"]
+    )
+    specs = manifest["specs"]
+    assert specs["smartctl_scan"]["exit_status"] == 2
     assert specs["os_release"]["status"] == "ok"
     assert specs["os_release"]["path"] == "/etc/os-release"
     assert specs["smartctl_scan"]["status"] == "unavailable"

@@ -8,6 +8,7 @@ import pytest
 
 from agent.parsers import ParseError
 from agent.probes import ProbeOutput
+from agent.probes.base import DEFAULT_CONTEXT, ProbeContext
 from agent.records import HostInventory, ProbeError, Snapshot, Volume
 from agent.runner import collect_snapshot, make_executor
 from agent.sources import ScenarioSource, Source, SourceTimeout, Unavailable
@@ -25,7 +26,7 @@ class FakeProbe:
     def specs(self, os: str) -> tuple[Spec, ...]:
         return ()
 
-    def collect(self, source: Source) -> ProbeOutput:
+    def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         return self._collect()
 
 

@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks, print the figures, write bench-out/results.json.
 
-    .venv/bin/python -m tests.bench [--only agent,wire,spool,ingest] [--out DIR]
+    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,ingest] [--out DIR]
                                     [--postgres-url URL | --no-postgres] [--strict]
 
 Each benchmark starts real processes (collector, agent, load client) on loopback and
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import bench_agent, bench_ingest, bench_spool, bench_wire
+from tests.bench import bench_agent, bench_cycle, bench_ingest, bench_spool, bench_wire
 from tests.bench.report import (
     ROOT,
     BenchError,
@@ -38,6 +38,10 @@ from tests.bench.report import (
 Bench = Callable[[argparse.Namespace], Outcome]
 BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "agent": ("Agent: steady RSS and CPU per collection cycle", lambda a: bench_agent.run()),
+    "cycle": (
+        "Agent: CPU and wall time of one full collection cycle, per probe",
+        lambda a: bench_cycle.run(),
+    ),
     "wire": ("Wire: bytes per snapshot, next to gzip'd JSON", lambda a: bench_wire.run()),
     "spool": ("Spool: durable append and drain", lambda a: bench_spool.run()),
     "ingest": (

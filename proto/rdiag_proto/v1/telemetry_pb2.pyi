@@ -72,6 +72,40 @@ SEVERITY_CRITICAL: Severity.ValueType  # 4
 Global___Severity: _TypeAlias = Severity  # noqa: Y015
 
 @_typing.final
+class InventoryDisk(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    SERIAL_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    ROTATIONAL_FIELD_NUMBER: _builtins.int
+    TRANSPORT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    model: _builtins.str
+    serial: _builtins.str
+    size_bytes: _builtins.int
+    rotational: _builtins.bool
+    transport: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        model: _builtins.str = ...,
+        serial: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        rotational: _builtins.bool = ...,
+        transport: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "name", b"name", "rotational", b"rotational", "serial", b"serial", "size_bytes", b"size_bytes", "transport", b"transport"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InventoryDisk: _TypeAlias = InventoryDisk  # noqa: Y015
+
+@_typing.final
 class HostInventory(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -87,6 +121,10 @@ class HostInventory(_message.Message):
     BOOT_TIME_UNIX_FIELD_NUMBER: _builtins.int
     MACHINE_ID_FIELD_NUMBER: _builtins.int
     AGENT_VERSION_FIELD_NUMBER: _builtins.int
+    DISKS_FIELD_NUMBER: _builtins.int
+    NICS_FIELD_NUMBER: _builtins.int
+    UPTIME_SECONDS_FIELD_NUMBER: _builtins.int
+    VENDOR_FIELD_NUMBER: _builtins.int
     hostname: _builtins.str
     os_family: _builtins.str
     """linux | windows | darwin"""
@@ -101,6 +139,12 @@ class HostInventory(_message.Message):
     boot_time_unix: _builtins.int
     machine_id: _builtins.str
     agent_version: _builtins.str
+    uptime_seconds: _builtins.int
+    vendor: _builtins.str
+    @_builtins.property
+    def disks(self) -> _containers.RepeatedCompositeFieldContainer[Global___InventoryDisk]: ...
+    @_builtins.property
+    def nics(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -116,10 +160,14 @@ class HostInventory(_message.Message):
         boot_time_unix: _builtins.int = ...,
         machine_id: _builtins.str = ...,
         agent_version: _builtins.str = ...,
+        disks: _abc.Iterable[Global___InventoryDisk] | None = ...,
+        nics: _abc.Iterable[_builtins.str] | None = ...,
+        uptime_seconds: _builtins.int = ...,
+        vendor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "arch", b"arch", "boot_time_unix", b"boot_time_unix", "cpu_cores", b"cpu_cores", "cpu_model", b"cpu_model", "hostname", b"hostname", "kernel", b"kernel", "machine_id", b"machine_id", "memory_bytes", b"memory_bytes", "os_family", b"os_family", "os_name", b"os_name", "os_version", b"os_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "arch", b"arch", "boot_time_unix", b"boot_time_unix", "cpu_cores", b"cpu_cores", "cpu_model", b"cpu_model", "disks", b"disks", "hostname", b"hostname", "kernel", b"kernel", "machine_id", b"machine_id", "memory_bytes", b"memory_bytes", "nics", b"nics", "os_family", b"os_family", "os_name", b"os_name", "os_version", b"os_version", "uptime_seconds", b"uptime_seconds", "vendor", b"vendor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -138,6 +186,8 @@ class Volume(_message.Message):
     INODES_TOTAL_FIELD_NUMBER: _builtins.int
     INODES_FREE_FIELD_NUMBER: _builtins.int
     READ_ONLY_FIELD_NUMBER: _builtins.int
+    GROWTH_BYTES_PER_HOUR_FIELD_NUMBER: _builtins.int
+    SECONDS_TO_FULL_FIELD_NUMBER: _builtins.int
     mount: _builtins.str
     device: _builtins.str
     fstype: _builtins.str
@@ -147,6 +197,8 @@ class Volume(_message.Message):
     inodes_total: _builtins.int
     inodes_free: _builtins.int
     read_only: _builtins.bool
+    growth_bytes_per_hour: _builtins.float
+    seconds_to_full: _builtins.float
     def __init__(
         self,
         *,
@@ -159,14 +211,56 @@ class Volume(_message.Message):
         inodes_total: _builtins.int = ...,
         inodes_free: _builtins.int = ...,
         read_only: _builtins.bool = ...,
+        growth_bytes_per_hour: _builtins.float = ...,
+        seconds_to_full: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "free_bytes", b"free_bytes", "fstype", b"fstype", "inodes_free", b"inodes_free", "inodes_total", b"inodes_total", "mount", b"mount", "read_only", b"read_only", "total_bytes", b"total_bytes", "used_bytes", b"used_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "free_bytes", b"free_bytes", "fstype", b"fstype", "growth_bytes_per_hour", b"growth_bytes_per_hour", "inodes_free", b"inodes_free", "inodes_total", b"inodes_total", "mount", b"mount", "read_only", b"read_only", "seconds_to_full", b"seconds_to_full", "total_bytes", b"total_bytes", "used_bytes", b"used_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Volume: _TypeAlias = Volume  # noqa: Y015
+
+@_typing.final
+class SmartAttribute(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    WORST_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    RAW_FIELD_NUMBER: _builtins.int
+    PREFAILURE_FIELD_NUMBER: _builtins.int
+    WHEN_FAILED_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    name: _builtins.str
+    value: _builtins.int
+    worst: _builtins.int
+    threshold: _builtins.int
+    raw: _builtins.int
+    prefailure: _builtins.bool
+    when_failed: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        name: _builtins.str = ...,
+        value: _builtins.int = ...,
+        worst: _builtins.int = ...,
+        threshold: _builtins.int = ...,
+        raw: _builtins.int = ...,
+        prefailure: _builtins.bool = ...,
+        when_failed: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "name", b"name", "prefailure", b"prefailure", "raw", b"raw", "threshold", b"threshold", "value", b"value", "when_failed", b"when_failed", "worst", b"worst"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SmartAttribute: _TypeAlias = SmartAttribute  # noqa: Y015
 
 @_typing.final
 class SmartDevice(_message.Message):
@@ -187,6 +281,19 @@ class SmartDevice(_message.Message):
     NVME_CRITICAL_WARNING_FIELD_NUMBER: _builtins.int
     NVME_PERCENTAGE_USED_FIELD_NUMBER: _builtins.int
     SMARTCTL_EXIT_STATUS_FIELD_NUMBER: _builtins.int
+    REPORTED_UNCORRECT_FIELD_NUMBER: _builtins.int
+    COMMAND_TIMEOUT_FIELD_NUMBER: _builtins.int
+    UDMA_CRC_ERRORS_FIELD_NUMBER: _builtins.int
+    NVME_MEDIA_ERRORS_FIELD_NUMBER: _builtins.int
+    NVME_AVAILABLE_SPARE_FIELD_NUMBER: _builtins.int
+    NVME_AVAILABLE_SPARE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    NVME_UNSAFE_SHUTDOWNS_FIELD_NUMBER: _builtins.int
+    NVME_ERROR_LOG_ENTRIES_FIELD_NUMBER: _builtins.int
+    SCSI_GROWN_DEFECTS_FIELD_NUMBER: _builtins.int
+    SCSI_UNCORRECTED_ERRORS_FIELD_NUMBER: _builtins.int
+    SELFTEST_FAILURES_FIELD_NUMBER: _builtins.int
+    ATA_ERROR_COUNT_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
     device: _builtins.str
     """/dev/sda, /dev/nvme0"""
     protocol: _builtins.str
@@ -205,6 +312,20 @@ class SmartDevice(_message.Message):
     nvme_critical_warning: _builtins.int
     nvme_percentage_used: _builtins.int
     smartctl_exit_status: _builtins.int
+    reported_uncorrect: _builtins.int
+    command_timeout: _builtins.int
+    udma_crc_errors: _builtins.int
+    nvme_media_errors: _builtins.int
+    nvme_available_spare: _builtins.int
+    nvme_available_spare_threshold: _builtins.int
+    nvme_unsafe_shutdowns: _builtins.int
+    nvme_error_log_entries: _builtins.int
+    scsi_grown_defects: _builtins.int
+    scsi_uncorrected_errors: _builtins.int
+    selftest_failures: _builtins.int
+    ata_error_count: _builtins.int
+    @_builtins.property
+    def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SmartAttribute]: ...
     def __init__(
         self,
         *,
@@ -223,14 +344,555 @@ class SmartDevice(_message.Message):
         nvme_critical_warning: _builtins.int = ...,
         nvme_percentage_used: _builtins.int = ...,
         smartctl_exit_status: _builtins.int = ...,
+        reported_uncorrect: _builtins.int = ...,
+        command_timeout: _builtins.int = ...,
+        udma_crc_errors: _builtins.int = ...,
+        nvme_media_errors: _builtins.int = ...,
+        nvme_available_spare: _builtins.int = ...,
+        nvme_available_spare_threshold: _builtins.int = ...,
+        nvme_unsafe_shutdowns: _builtins.int = ...,
+        nvme_error_log_entries: _builtins.int = ...,
+        scsi_grown_defects: _builtins.int = ...,
+        scsi_uncorrected_errors: _builtins.int = ...,
+        selftest_failures: _builtins.int = ...,
+        ata_error_count: _builtins.int = ...,
+        attributes: _abc.Iterable[Global___SmartAttribute] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "firmware", b"firmware", "health_known", b"health_known", "health_passed", b"health_passed", "model", b"model", "nvme_critical_warning", b"nvme_critical_warning", "nvme_percentage_used", b"nvme_percentage_used", "offline_uncorrectable", b"offline_uncorrectable", "pending_sectors", b"pending_sectors", "power_on_hours", b"power_on_hours", "protocol", b"protocol", "reallocated_sectors", b"reallocated_sectors", "serial", b"serial", "smartctl_exit_status", b"smartctl_exit_status", "temperature_c", b"temperature_c"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ata_error_count", b"ata_error_count", "attributes", b"attributes", "command_timeout", b"command_timeout", "device", b"device", "firmware", b"firmware", "health_known", b"health_known", "health_passed", b"health_passed", "model", b"model", "nvme_available_spare", b"nvme_available_spare", "nvme_available_spare_threshold", b"nvme_available_spare_threshold", "nvme_critical_warning", b"nvme_critical_warning", "nvme_error_log_entries", b"nvme_error_log_entries", "nvme_media_errors", b"nvme_media_errors", "nvme_percentage_used", b"nvme_percentage_used", "nvme_unsafe_shutdowns", b"nvme_unsafe_shutdowns", "offline_uncorrectable", b"offline_uncorrectable", "pending_sectors", b"pending_sectors", "power_on_hours", b"power_on_hours", "protocol", b"protocol", "reallocated_sectors", b"reallocated_sectors", "reported_uncorrect", b"reported_uncorrect", "scsi_grown_defects", b"scsi_grown_defects", "scsi_uncorrected_errors", b"scsi_uncorrected_errors", "selftest_failures", b"selftest_failures", "serial", b"serial", "smartctl_exit_status", b"smartctl_exit_status", "temperature_c", b"temperature_c", "udma_crc_errors", b"udma_crc_errors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SmartDevice: _TypeAlias = SmartDevice  # noqa: Y015
+
+@_typing.final
+class DiskIo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICE_FIELD_NUMBER: _builtins.int
+    READS_FIELD_NUMBER: _builtins.int
+    WRITES_FIELD_NUMBER: _builtins.int
+    READ_MS_FIELD_NUMBER: _builtins.int
+    WRITE_MS_FIELD_NUMBER: _builtins.int
+    IN_FLIGHT_FIELD_NUMBER: _builtins.int
+    IO_MS_FIELD_NUMBER: _builtins.int
+    WEIGHTED_IO_MS_FIELD_NUMBER: _builtins.int
+    READ_AWAIT_MS_FIELD_NUMBER: _builtins.int
+    WRITE_AWAIT_MS_FIELD_NUMBER: _builtins.int
+    UTIL_PCT_FIELD_NUMBER: _builtins.int
+    QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
+    device: _builtins.str
+    reads: _builtins.int
+    writes: _builtins.int
+    read_ms: _builtins.int
+    write_ms: _builtins.int
+    in_flight: _builtins.int
+    io_ms: _builtins.int
+    weighted_io_ms: _builtins.int
+    read_await_ms: _builtins.float
+    write_await_ms: _builtins.float
+    util_pct: _builtins.float
+    queue_depth: _builtins.float
+    def __init__(
+        self,
+        *,
+        device: _builtins.str = ...,
+        reads: _builtins.int = ...,
+        writes: _builtins.int = ...,
+        read_ms: _builtins.int = ...,
+        write_ms: _builtins.int = ...,
+        in_flight: _builtins.int = ...,
+        io_ms: _builtins.int = ...,
+        weighted_io_ms: _builtins.int = ...,
+        read_await_ms: _builtins.float = ...,
+        write_await_ms: _builtins.float = ...,
+        util_pct: _builtins.float = ...,
+        queue_depth: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "in_flight", b"in_flight", "io_ms", b"io_ms", "queue_depth", b"queue_depth", "read_await_ms", b"read_await_ms", "read_ms", b"read_ms", "reads", b"reads", "util_pct", b"util_pct", "weighted_io_ms", b"weighted_io_ms", "write_await_ms", b"write_await_ms", "write_ms", b"write_ms", "writes", b"writes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiskIo: _TypeAlias = DiskIo  # noqa: Y015
+
+@_typing.final
+class RaidArray(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DEVICES_TOTAL_FIELD_NUMBER: _builtins.int
+    DEVICES_ACTIVE_FIELD_NUMBER: _builtins.int
+    FAILED_DEVICES_FIELD_NUMBER: _builtins.int
+    DEGRADED_FIELD_NUMBER: _builtins.int
+    SYNC_ACTION_FIELD_NUMBER: _builtins.int
+    SYNC_PROGRESS_PCT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    level: _builtins.str
+    state: _builtins.str
+    devices_total: _builtins.int
+    devices_active: _builtins.int
+    degraded: _builtins.bool
+    sync_action: _builtins.str
+    sync_progress_pct: _builtins.float
+    @_builtins.property
+    def failed_devices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        level: _builtins.str = ...,
+        state: _builtins.str = ...,
+        devices_total: _builtins.int = ...,
+        devices_active: _builtins.int = ...,
+        failed_devices: _abc.Iterable[_builtins.str] | None = ...,
+        degraded: _builtins.bool = ...,
+        sync_action: _builtins.str = ...,
+        sync_progress_pct: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["degraded", b"degraded", "devices_active", b"devices_active", "devices_total", b"devices_total", "failed_devices", b"failed_devices", "level", b"level", "name", b"name", "state", b"state", "sync_action", b"sync_action", "sync_progress_pct", b"sync_progress_pct"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaidArray: _TypeAlias = RaidArray  # noqa: Y015
+
+@_typing.final
+class NetInterface(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MAC_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OPER_STATE_FIELD_NUMBER: _builtins.int
+    ADMIN_UP_FIELD_NUMBER: _builtins.int
+    CARRIER_FIELD_NUMBER: _builtins.int
+    SPEED_MBPS_FIELD_NUMBER: _builtins.int
+    MTU_FIELD_NUMBER: _builtins.int
+    ADDRESSES_FIELD_NUMBER: _builtins.int
+    DHCP_FIELD_NUMBER: _builtins.int
+    RX_BYTES_FIELD_NUMBER: _builtins.int
+    TX_BYTES_FIELD_NUMBER: _builtins.int
+    RX_ERRORS_FIELD_NUMBER: _builtins.int
+    TX_ERRORS_FIELD_NUMBER: _builtins.int
+    RX_DROPPED_FIELD_NUMBER: _builtins.int
+    TX_DROPPED_FIELD_NUMBER: _builtins.int
+    CARRIER_CHANGES_FIELD_NUMBER: _builtins.int
+    WIFI_SSID_FIELD_NUMBER: _builtins.int
+    WIFI_SIGNAL_DBM_FIELD_NUMBER: _builtins.int
+    DUPLEX_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    mac: _builtins.str
+    kind: _builtins.str
+    oper_state: _builtins.str
+    admin_up: _builtins.bool
+    carrier: _builtins.bool
+    speed_mbps: _builtins.int
+    mtu: _builtins.int
+    dhcp: _builtins.bool
+    rx_bytes: _builtins.int
+    tx_bytes: _builtins.int
+    rx_errors: _builtins.int
+    tx_errors: _builtins.int
+    rx_dropped: _builtins.int
+    tx_dropped: _builtins.int
+    carrier_changes: _builtins.int
+    wifi_ssid: _builtins.str
+    wifi_signal_dbm: _builtins.int
+    duplex: _builtins.str
+    @_builtins.property
+    def addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        mac: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        oper_state: _builtins.str = ...,
+        admin_up: _builtins.bool = ...,
+        carrier: _builtins.bool = ...,
+        speed_mbps: _builtins.int = ...,
+        mtu: _builtins.int = ...,
+        addresses: _abc.Iterable[_builtins.str] | None = ...,
+        dhcp: _builtins.bool = ...,
+        rx_bytes: _builtins.int = ...,
+        tx_bytes: _builtins.int = ...,
+        rx_errors: _builtins.int = ...,
+        tx_errors: _builtins.int = ...,
+        rx_dropped: _builtins.int = ...,
+        tx_dropped: _builtins.int = ...,
+        carrier_changes: _builtins.int = ...,
+        wifi_ssid: _builtins.str = ...,
+        wifi_signal_dbm: _builtins.int = ...,
+        duplex: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addresses", b"addresses", "admin_up", b"admin_up", "carrier", b"carrier", "carrier_changes", b"carrier_changes", "dhcp", b"dhcp", "duplex", b"duplex", "kind", b"kind", "mac", b"mac", "mtu", b"mtu", "name", b"name", "oper_state", b"oper_state", "rx_bytes", b"rx_bytes", "rx_dropped", b"rx_dropped", "rx_errors", b"rx_errors", "speed_mbps", b"speed_mbps", "tx_bytes", b"tx_bytes", "tx_dropped", b"tx_dropped", "tx_errors", b"tx_errors", "wifi_signal_dbm", b"wifi_signal_dbm", "wifi_ssid", b"wifi_ssid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NetInterface: _TypeAlias = NetInterface  # noqa: Y015
+
+@_typing.final
+class Route(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    INTERFACE_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    destination: _builtins.str
+    gateway: _builtins.str
+    interface: _builtins.str
+    metric: _builtins.int
+    family: _builtins.int
+    def __init__(
+        self,
+        *,
+        destination: _builtins.str = ...,
+        gateway: _builtins.str = ...,
+        interface: _builtins.str = ...,
+        metric: _builtins.int = ...,
+        family: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["destination", b"destination", "family", b"family", "gateway", b"gateway", "interface", b"interface", "metric", b"metric"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Route: _TypeAlias = Route  # noqa: Y015
+
+@_typing.final
+class GatewayCheck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    INTERFACE_FIELD_NUMBER: _builtins.int
+    REACHABLE_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    RTT_MS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    gateway: _builtins.str
+    interface: _builtins.str
+    reachable: _builtins.bool
+    method: _builtins.str
+    rtt_ms: _builtins.float
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        gateway: _builtins.str = ...,
+        interface: _builtins.str = ...,
+        reachable: _builtins.bool = ...,
+        method: _builtins.str = ...,
+        rtt_ms: _builtins.float = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "gateway", b"gateway", "interface", b"interface", "method", b"method", "reachable", b"reachable", "rtt_ms", b"rtt_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GatewayCheck: _TypeAlias = GatewayCheck  # noqa: Y015
+
+@_typing.final
+class DnsConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVERS_FIELD_NUMBER: _builtins.int
+    SEARCH_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    @_builtins.property
+    def servers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def search(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        servers: _abc.Iterable[_builtins.str] | None = ...,
+        search: _abc.Iterable[_builtins.str] | None = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["search", b"search", "servers", b"servers", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DnsConfig: _TypeAlias = DnsConfig  # noqa: Y015
+
+@_typing.final
+class DnsCheck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SERVER_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RTT_MS_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    QTYPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    server: _builtins.str
+    status: _builtins.str
+    rtt_ms: _builtins.float
+    answers: _builtins.int
+    detail: _builtins.str
+    qtype: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        server: _builtins.str = ...,
+        status: _builtins.str = ...,
+        rtt_ms: _builtins.float = ...,
+        answers: _builtins.int = ...,
+        detail: _builtins.str = ...,
+        qtype: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "detail", b"detail", "name", b"name", "qtype", b"qtype", "rtt_ms", b"rtt_ms", "server", b"server", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DnsCheck: _TypeAlias = DnsCheck  # noqa: Y015
+
+@_typing.final
+class TimeSync(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KNOWN_FIELD_NUMBER: _builtins.int
+    SYNCHRONIZED_FIELD_NUMBER: _builtins.int
+    OFFSET_MS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SERVER_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    known: _builtins.bool
+    synchronized: _builtins.bool
+    offset_ms: _builtins.float
+    source: _builtins.str
+    server: _builtins.str
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        known: _builtins.bool = ...,
+        synchronized: _builtins.bool = ...,
+        offset_ms: _builtins.float = ...,
+        source: _builtins.str = ...,
+        server: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "known", b"known", "offset_ms", b"offset_ms", "server", b"server", "source", b"source", "synchronized", b"synchronized"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimeSync: _TypeAlias = TimeSync  # noqa: Y015
+
+@_typing.final
+class Device(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BUS_FIELD_NUMBER: _builtins.int
+    DRIVER_FIELD_NUMBER: _builtins.int
+    PROBLEM_CODE_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DRIVER_VERSION_FIELD_NUMBER: _builtins.int
+    CORRECTED_ERRORS_FIELD_NUMBER: _builtins.int
+    UNCORRECTED_ERRORS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    bus: _builtins.str
+    driver: _builtins.str
+    problem_code: _builtins.int
+    problem: _builtins.str
+    status: _builtins.str
+    driver_version: _builtins.str
+    corrected_errors: _builtins.int
+    uncorrected_errors: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        bus: _builtins.str = ...,
+        driver: _builtins.str = ...,
+        problem_code: _builtins.int = ...,
+        problem: _builtins.str = ...,
+        status: _builtins.str = ...,
+        driver_version: _builtins.str = ...,
+        corrected_errors: _builtins.int = ...,
+        uncorrected_errors: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bus", b"bus", "corrected_errors", b"corrected_errors", "driver", b"driver", "driver_version", b"driver_version", "id", b"id", "name", b"name", "problem", b"problem", "problem_code", b"problem_code", "status", b"status", "uncorrected_errors", b"uncorrected_errors"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Device: _TypeAlias = Device  # noqa: Y015
+
+@_typing.final
+class DriverInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    DEVICE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    provider: _builtins.str
+    signed: _builtins.bool
+    date: _builtins.str
+    device: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        signed: _builtins.bool = ...,
+        date: _builtins.str = ...,
+        device: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "device", b"device", "name", b"name", "provider", b"provider", "signed", b"signed", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DriverInfo: _TypeAlias = DriverInfo  # noqa: Y015
+
+@_typing.final
+class CrashReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TIME_MS_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    STOP_CODE_FIELD_NUMBER: _builtins.int
+    MODULE_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    kind: _builtins.str
+    time_ms: _builtins.int
+    title: _builtins.str
+    stop_code: _builtins.str
+    module: _builtins.str
+    path: _builtins.str
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        time_ms: _builtins.int = ...,
+        title: _builtins.str = ...,
+        stop_code: _builtins.str = ...,
+        module: _builtins.str = ...,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "module", b"module", "path", b"path", "source", b"source", "stop_code", b"stop_code", "time_ms", b"time_ms", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CrashReport: _TypeAlias = CrashReport  # noqa: Y015
+
+@_typing.final
+class BootInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOT_ID_FIELD_NUMBER: _builtins.int
+    BOOT_TIME_UNIX_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SHUTDOWN_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SHUTDOWN_DETAIL_FIELD_NUMBER: _builtins.int
+    BOOT_DURATION_S_FIELD_NUMBER: _builtins.int
+    EMERGENCY_MODE_FIELD_NUMBER: _builtins.int
+    SYSTEM_STATE_FIELD_NUMBER: _builtins.int
+    FAILED_UNITS_FIELD_NUMBER: _builtins.int
+    CRASHES_FIELD_NUMBER: _builtins.int
+    PREVIOUS_BOOT_ID_FIELD_NUMBER: _builtins.int
+    boot_id: _builtins.str
+    boot_time_unix: _builtins.int
+    previous_shutdown: _builtins.str
+    """clean | unclean | unknown"""
+    previous_shutdown_detail: _builtins.str
+    boot_duration_s: _builtins.float
+    emergency_mode: _builtins.bool
+    system_state: _builtins.str
+    previous_boot_id: _builtins.str
+    @_builtins.property
+    def failed_units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def crashes(self) -> _containers.RepeatedCompositeFieldContainer[Global___CrashReport]: ...
+    def __init__(
+        self,
+        *,
+        boot_id: _builtins.str = ...,
+        boot_time_unix: _builtins.int = ...,
+        previous_shutdown: _builtins.str = ...,
+        previous_shutdown_detail: _builtins.str = ...,
+        boot_duration_s: _builtins.float = ...,
+        emergency_mode: _builtins.bool = ...,
+        system_state: _builtins.str = ...,
+        failed_units: _abc.Iterable[_builtins.str] | None = ...,
+        crashes: _abc.Iterable[Global___CrashReport] | None = ...,
+        previous_boot_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boot_duration_s", b"boot_duration_s", "boot_id", b"boot_id", "boot_time_unix", b"boot_time_unix", "crashes", b"crashes", "emergency_mode", b"emergency_mode", "failed_units", b"failed_units", "previous_boot_id", b"previous_boot_id", "previous_shutdown", b"previous_shutdown", "previous_shutdown_detail", b"previous_shutdown_detail", "system_state", b"system_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BootInfo: _TypeAlias = BootInfo  # noqa: Y015
+
+@_typing.final
+class ParseWarnings(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEC_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    spec: _builtins.str
+    count: _builtins.int
+    @_builtins.property
+    def examples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        spec: _builtins.str = ...,
+        count: _builtins.int = ...,
+        examples: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "examples", b"examples", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParseWarnings: _TypeAlias = ParseWarnings  # noqa: Y015
 
 @_typing.final
 class ProbeError(_message.Message):
@@ -295,7 +957,21 @@ class Snapshot(_message.Message):
     SMART_FIELD_NUMBER: _builtins.int
     ERRORS_FIELD_NUMBER: _builtins.int
     TIMINGS_FIELD_NUMBER: _builtins.int
+    DISK_IO_FIELD_NUMBER: _builtins.int
+    RAID_FIELD_NUMBER: _builtins.int
+    INTERFACES_FIELD_NUMBER: _builtins.int
+    ROUTES_FIELD_NUMBER: _builtins.int
+    GATEWAY_CHECKS_FIELD_NUMBER: _builtins.int
+    DNS_FIELD_NUMBER: _builtins.int
+    DNS_CHECKS_FIELD_NUMBER: _builtins.int
+    TIME_SYNC_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    DRIVERS_FIELD_NUMBER: _builtins.int
+    KERNEL_TAINT_FIELD_NUMBER: _builtins.int
+    BOOT_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     taken_at_ms: _builtins.int
+    kernel_taint: _builtins.int
     @_builtins.property
     def inventory(self) -> Global___HostInventory: ...
     @_builtins.property
@@ -306,6 +982,30 @@ class Snapshot(_message.Message):
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProbeError]: ...
     @_builtins.property
     def timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProbeTiming]: ...
+    @_builtins.property
+    def disk_io(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiskIo]: ...
+    @_builtins.property
+    def raid(self) -> _containers.RepeatedCompositeFieldContainer[Global___RaidArray]: ...
+    @_builtins.property
+    def interfaces(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetInterface]: ...
+    @_builtins.property
+    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Route]: ...
+    @_builtins.property
+    def gateway_checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatewayCheck]: ...
+    @_builtins.property
+    def dns(self) -> Global___DnsConfig: ...
+    @_builtins.property
+    def dns_checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___DnsCheck]: ...
+    @_builtins.property
+    def time_sync(self) -> Global___TimeSync: ...
+    @_builtins.property
+    def devices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Device]: ...
+    @_builtins.property
+    def drivers(self) -> _containers.RepeatedCompositeFieldContainer[Global___DriverInfo]: ...
+    @_builtins.property
+    def boot(self) -> Global___BootInfo: ...
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParseWarnings]: ...
     def __init__(
         self,
         *,
@@ -315,10 +1015,23 @@ class Snapshot(_message.Message):
         smart: _abc.Iterable[Global___SmartDevice] | None = ...,
         errors: _abc.Iterable[Global___ProbeError] | None = ...,
         timings: _abc.Iterable[Global___ProbeTiming] | None = ...,
+        disk_io: _abc.Iterable[Global___DiskIo] | None = ...,
+        raid: _abc.Iterable[Global___RaidArray] | None = ...,
+        interfaces: _abc.Iterable[Global___NetInterface] | None = ...,
+        routes: _abc.Iterable[Global___Route] | None = ...,
+        gateway_checks: _abc.Iterable[Global___GatewayCheck] | None = ...,
+        dns: Global___DnsConfig | None = ...,
+        dns_checks: _abc.Iterable[Global___DnsCheck] | None = ...,
+        time_sync: Global___TimeSync | None = ...,
+        devices: _abc.Iterable[Global___Device] | None = ...,
+        drivers: _abc.Iterable[Global___DriverInfo] | None = ...,
+        kernel_taint: _builtins.int = ...,
+        boot: Global___BootInfo | None = ...,
+        warnings: _abc.Iterable[Global___ParseWarnings] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["boot", b"boot", "dns", b"dns", "inventory", b"inventory", "time_sync", b"time_sync"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "inventory", b"inventory", "smart", b"smart", "taken_at_ms", b"taken_at_ms", "timings", b"timings", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boot", b"boot", "devices", b"devices", "disk_io", b"disk_io", "dns", b"dns", "dns_checks", b"dns_checks", "drivers", b"drivers", "errors", b"errors", "gateway_checks", b"gateway_checks", "interfaces", b"interfaces", "inventory", b"inventory", "kernel_taint", b"kernel_taint", "raid", b"raid", "routes", b"routes", "smart", b"smart", "taken_at_ms", b"taken_at_ms", "time_sync", b"time_sync", "timings", b"timings", "volumes", b"volumes", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,8 +3,11 @@
 The corpus (168 files from prometheus-community/smartctl_exporter's testdata, see its
 SOURCE.md) is read in place from ../shared/corpus next to the repository; it is never
 copied into the project. Manifest facts per file: kind (device.protocol), model, firmware,
-health (PASSED | FAILED | unknown), attributes {id: {name, raw}}, nvme {critical_warning,
-percentage_used, ...} or null, power_on_hours (null when absent), smartctl_exit_status.
+health (PASSED | FAILED | unknown), attributes {id: {name, raw}} for IDs 5, 10, 184, 187,
+188, 196, 197, 198, 199, failing_now / failing_now_prefail / failed_in_past (IDs), nvme
+{critical_warning, media_errors, percentage_used, available_spare, ...} or null, scsi
+{grown_defects, uncorrected_errors, ...} or null, power_on_hours (null when absent),
+selftest_failures, ata_error_count (null when absent), smartctl_exit_status.
 """
 
 from __future__ import annotations
@@ -27,12 +30,28 @@ if not MANIFEST.is_file():
 ENTRIES: list[dict[str, Any]] = json.loads(MANIFEST.read_text("utf-8"))["files"]
 ATTRIBUTE_FIELDS = {
     "5": "reallocated_sectors",
+    "187": "reported_uncorrect",
+    "188": "command_timeout",
     "197": "pending_sectors",
     "198": "offline_uncorrectable",
+    "199": "udma_crc_errors",
+}
+NVME_FIELDS = {
+    "critical_warning": "nvme_critical_warning",
+    "media_errors": "nvme_media_errors",
+    "percentage_used": "nvme_percentage_used",
+    "available_spare": "nvme_available_spare",
+    "available_spare_threshold": "nvme_available_spare_threshold",
+    "unsafe_shutdowns": "nvme_unsafe_shutdowns",
+    "error_log_entries": "nvme_error_log_entries",
+}
+SCSI_FIELDS = {
+    "grown_defects": "scsi_grown_defects",
+    "uncorrected_errors": "scsi_uncorrected_errors",
 }
 
 
-def test_manifest_covers_every_file():
+def test_manifest_covers_every_file() -> None:
     listed = {e["file"] for e in ENTRIES}
     on_disk = {p.name for p in CORPUS.glob("*.json")} - {"manifest.json"}
     assert listed == on_disk
@@ -48,22 +67,42 @@ def test_file_matches_manifest(fact: dict[str, Any]) -> None:
     assert device.health_known == (fact["health"] != "unknown")
     assert device.health_passed == (fact["health"] != "FAILED")
     assert device.failed == (fact["health"] == "FAILED")
+    attrs = {str(attr.id): attr for attr in device.attributes}
+    for attr_id, want in fact["attributes"].items():
+        assert (attrs[attr_id].name, attrs[attr_id].raw) == (want["name"], want["raw"]), attr_id
     for attr_id, field in ATTRIBUTE_FIELDS.items():
         if attr_id in fact["attributes"]:
             assert getattr(device, field) == fact["attributes"][attr_id]["raw"], attr_id
         else:
             assert getattr(device, field) == 0, attr_id
+    failing_now = sorted(a.id for a in device.attributes if a.when_failed == "FAILING_NOW")
+    assert failing_now == sorted(fact["failing_now"])
+    prefail_now = sorted(
+        a.id for a in device.attributes if a.when_failed == "FAILING_NOW" and a.prefailure
+    )
+    assert prefail_now == sorted(fact["failing_now_prefail"])
+    past = sorted(a.id for a in device.attributes if a.when_failed == "In_the_past")
+    assert past == sorted(fact["failed_in_past"])
     nvme = fact["nvme"] or {}
-    assert device.nvme_critical_warning == (nvme.get("critical_warning") or 0)
-    assert device.nvme_percentage_used == (nvme.get("percentage_used") or 0)
+    for key, field in NVME_FIELDS.items():
+        assert getattr(device, field) == (nvme.get(key) or 0), key
+    scsi = fact["scsi"] or {}
+    for key, field in SCSI_FIELDS.items():
+        assert getattr(device, field) == (scsi.get(key) or 0), key
     assert device.power_on_hours == (fact["power_on_hours"] or 0)
+    assert device.selftest_failures == fact["selftest_failures"]
+    assert device.ata_error_count == (fact["ata_error_count"] or 0)
     assert device.smartctl_exit_status == fact["smartctl_exit_status"]
     assert device.device.startswith("/dev/")
 
 
-def test_corpus_has_the_interesting_cases():
+def test_corpus_has_the_interesting_cases() -> None:
     # Guard against a silently shrunken corpus: these are the cases the parser must cover.
     kinds = {e["kind"] for e in ENTRIES}
     assert kinds == {"ata", "nvme", "scsi"}
     assert any(e["health"] == "FAILED" for e in ENTRIES)
     assert {4, 8, 64} <= {e["smartctl_exit_status"] for e in ENTRIES}
+    assert any((e["scsi"] or {}).get("uncorrected_errors") for e in ENTRIES)
+    assert any((e["scsi"] or {}).get("grown_defects") for e in ENTRIES)
+    assert any(e["ata_error_count"] for e in ENTRIES)
+    assert any(e["attributes"].get("199", {}).get("raw") for e in ENTRIES)

@@ -260,13 +260,13 @@ def test_decode_records_gives_back_what_the_agent_encoded():
                     event=pb.Event(kind="x", severity=pb.Severity.ValueType(9)),
                 )
             ),
-            r"event has unknown severity 9",
+            r"event.severity has unknown value 9",
             id="unknown-severity",
         ),
         pytest.param(
             _batch(5, 5),
             _payload(pb.Record(seq=5, priority=pb.PRIORITY_CRITICAL, event=pb.Event(kind="x"))),
-            r"event has unknown severity 0",
+            r"event.severity has unknown value 0",
             id="unspecified-severity",
         ),
     ],
@@ -309,11 +309,11 @@ def test_stats_round_trip_every_field():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"memory_bytes": MAX_INT64 + 1}, r"inventory memory_bytes \d+ is too large"),
-        ({"cpu_cores": MAX_INT32 + 1}, r"inventory cpu_cores \d+ is too large"),
-        ({"hostname": "ws\x00042"}, r"inventory hostname contains a NUL"),
-        ({"os_name": "Debian\x00"}, r"inventory os_name contains a NUL"),
-        ({"machine_id": "\x00"}, r"inventory machine_id contains a NUL"),
+        ({"memory_bytes": MAX_INT64 + 1}, r"inventory.memory_bytes \d+ is too large"),
+        ({"cpu_cores": MAX_INT32 + 1}, r"inventory.cpu_cores \d+ is too large"),
+        ({"hostname": "ws\x00042"}, r"inventory.hostname contains a NUL"),
+        ({"os_name": "Debian\x00"}, r"inventory.os_name contains a NUL"),
+        ({"machine_id": "\x00"}, r"inventory.machine_id contains a NUL"),
     ],
 )
 def test_inventory_refuses_what_the_store_cannot_hold(changes: dict[str, Any], message: str):
@@ -338,10 +338,10 @@ def test_inventory_accepts_the_largest_values_the_store_can_hold():
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        (("volumes", "mount"), r"volume mount contains a NUL"),
-        (("volumes", "device"), r"volume device contains a NUL"),
-        (("smart", "model"), r"SMART model contains a NUL"),
-        (("smart", "serial"), r"SMART serial contains a NUL"),
+        (("volumes", "mount"), r"snapshot.volumes\[0\].mount contains a NUL"),
+        (("volumes", "device"), r"snapshot.volumes\[0\].device contains a NUL"),
+        (("smart", "model"), r"snapshot.smart\[0\].model contains a NUL"),
+        (("smart", "serial"), r"snapshot.smart\[0\].serial contains a NUL"),
     ],
 )
 def test_snapshot_refuses_nul_in_text_that_reaches_tickets(path: tuple[str, str], message: str):
@@ -356,7 +356,7 @@ def test_snapshot_refuses_nul_in_text_that_reaches_tickets(path: tuple[str, str]
 def test_stats_refuse_counters_past_int64(name: str):
     msg = stats_pb(STATS)
     setattr(msg, name, MAX_INT64 + 1)
-    with _bad(rf"stats {name} \d+ is too large"):
+    with _bad(rf"stats.{name} \d+ is too large"):
         convert.stats(msg)
 
 

@@ -30,6 +30,7 @@ import zstandard
 
 from agent.common.codec import CODEC_NONE, CODEC_ZSTD, Codec, Dictionaries, train_dictionary
 from agent.common.config import ByteSize, Seconds
+from agent.config import KNOWN_PROBES
 from agent.records import (
     AgentStats,
     Body,
@@ -402,7 +403,7 @@ def test_good_stream_is_acked_in_order_and_only_after_each_commit(serve: Serve) 
             assert welcome.acked_seq == 0
             assert welcome.protocol_version == 1
             assert welcome.preferred_dictionary_id == r.codec.dictionaries.ids[0]
-            assert list(welcome.config.enabled_probes) == ["inventory", "disk", "smart"]
+            assert list(welcome.config.enabled_probes) == list(KNOWN_PROBES)
             # 20 batches pipelined before reading any ack, so group commits form.
             for i in range(20):
                 await conv.send(seqs(5 * i + 1, 5 * i + 5))
@@ -659,7 +660,7 @@ REJECTED_CASES = [
                 _payload(_record(11, priority=3, event=pb.Event(severity=pb.SEVERITY_UNSPECIFIED)))
             ),
         ),
-        "unknown severity 0",
+        "event.severity has unknown value 0",
         id="unknown-severity",
     ),
     pytest.param(

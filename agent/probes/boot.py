@@ -1,0 +1,114 @@
+"""Boot and shutdown: this boot's id, time and duration, whether the previous shutdown
+was clean, crashes the host kept (pstore, /var/crash, the previous boot's journal),
+failed units and emergency mode.
+
+Linux reads systemd (is-system-running, failed units, systemd-analyze), the journal
+(the list of boots, the previous boot's last lines and its kernel errors) and the crash
+folders. Hosts without systemd or a persistent journal say so as "unavailable" errors
+and still report the boot id and time. Windows: Kernel-Power 41, EventLog 6008, BugCheck
+1001 and boot performance events; macOS: panic reports and the previous shutdown cause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agent.parsers import (
+    crash_dirs_json,
+    host_facts_json,
+    journal_shutdown,
+    kernel_crash,
+    systemctl_units_json,
+    systemd_analyze,
+)
+from agent.probes import macos, windows
+from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
+from agent.records import BootInfo, CrashReport
+from agent.sources import Source, Unavailable
+from agent.specs import (
+    BOOT_ID,
+    CRASH_DIRS,
+    FAILED_UNITS,
+    HOST_FACTS,
+    PREVIOUS_BOOT_KERNEL,
+    PREVIOUS_BOOT_TAIL,
+    SYSTEM_STATE,
+    SYSTEMD_ANALYZE,
+    Spec,
+)
+
+# systemctl is-system-running: "maintenance" is the rescue or emergency target.
+EMERGENCY_STATES = frozenset({"maintenance", "emergency"})
+
+
+class BootProbe:
+    name = "boot"
+
+    def specs(self, os: str) -> tuple[Spec, ...]:
+        match os:
+            case "linux":
+                return (
+                    *(BOOT_ID, HOST_FACTS, SYSTEM_STATE, FAILED_UNITS, SYSTEMD_ANALYZE),
+                    *(PREVIOUS_BOOT_TAIL, PREVIOUS_BOOT_KERNEL, CRASH_DIRS),
+                )
+            case "windows":
+                return windows.specs("boot")
+            case "darwin":
+                return macos.specs("boot")
+        return ()
+
+    def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
+        match source.os:
+            case "windows":
+                return windows.boot(source)
+            case "darwin":
+                return macos.boot(source)
+        g = Gather(self.name)
+        boot_id = (g.read(source, BOOT_ID) or "").strip()
+        facts_text = g.read(source, HOST_FACTS)
+        boot_time = host_facts_json.parse(facts_text).boot_time_unix if facts_text else 0
+        state = (g.read(source, SYSTEM_STATE) or "").strip()
+        failed = g.parse(source, FAILED_UNITS, systemctl_units_json.parse) or ()
+        duration = g.parse(source, SYSTEMD_ANALYZE, systemd_analyze.parse) or 0.0
+        shutdown, detail = g.parse(source, PREVIOUS_BOOT_TAIL, journal_shutdown.parse) or (
+            "unknown",
+            "",
+        )
+        crashes = [*self._previous_kernel(g, source), *self._crash_dirs(g, source)]
+        boot = BootInfo(
+            boot_id=boot_id,
+            boot_time_unix=boot_time,
+            previous_shutdown=shutdown,
+            previous_shutdown_detail=detail,
+            boot_duration_s=duration,
+            emergency_mode=state in EMERGENCY_STATES,
+            system_state=state,
+            failed_units=failed,
+            crashes=tuple(crashes),
+        )
+        if crashes and boot.previous_shutdown != "unclean":
+            # A kernel that panicked did not shut down cleanly, whatever the journal's
+            # last lines say (it may have none: the panic stopped it writing).
+            boot = dataclasses.replace(
+                boot, previous_shutdown="unclean", previous_shutdown_detail="crash report"
+            )
+        return ProbeOutput(boot=boot, errors=g.errors, warnings=g.warnings)
+
+    def _previous_kernel(self, g: Gather, source: Source) -> list[CrashReport]:
+        try:
+            text = source.read(PREVIOUS_BOOT_KERNEL)
+        except Unavailable:
+            return []  # no persistent journal: reported once, by the tail read above
+        found = g.parse_text(PREVIOUS_BOOT_KERNEL.name, text, kernel_crash.parse) or ()
+        return [dataclasses.replace(c, source="journal") for c in found]
+
+    def _crash_dirs(self, g: Gather, source: Source) -> list[CrashReport]:
+        files = g.parse(source, CRASH_DIRS, crash_dirs_json.parse) or ()
+        reports: list[CrashReport] = []
+        for f in files:
+            found = g.parse_text(f"{CRASH_DIRS.name}:{f.path}", f.text, kernel_crash.parse) or ()
+            for c in found or (CrashReport(f.source, "unknown", title="crash dump"),):
+                reports.append(
+                    dataclasses.replace(c, source=f.source, time_ms=f.time_ms, path=f.path)
+                )
+        return reports
