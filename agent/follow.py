@@ -315,7 +315,8 @@ class Follower:
 
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started (a replay is handled without it)
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:

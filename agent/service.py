@@ -33,7 +33,7 @@ from agent.probes.base import ProbeContext
 from agent.records import AgentStats, Event, HostInventory, Priority, ProbeError, Severity, Snapshot
 from agent.redact import Redactor
 from agent.runner import collect
-from agent.sources import LiveSource, Source, Unavailable
+from agent.sources import CachingSource, LiveSource, Source, Unavailable
 from agent.specs import BOOT_ID, HOST_FACTS
 from agent.uplink.client import PROTOCOL_VERSION, Uplink
 from agent.uplink.convert import encode_body, hello_message
@@ -119,7 +119,9 @@ class AgentRuntime:
     ) -> None:
         self.cfg = cfg
         self.agent_id = agent_id
-        self.source = source
+        self.live = isinstance(source, LiveSource)
+        # On a live host, slow-changing facts are reused for their spec's max_age.
+        self.source: Source = CachingSource(source) if self.live else source
         self.clock_ms = clock_ms
         self.interval = float(cfg.collect.interval)
         self.enabled = tuple(cfg.collect.probes)
@@ -254,7 +256,7 @@ class AgentRuntime:
         snapshot, as a kernel_log ProbeError."""
         if not self.cfg.collect.follow_kernel_log or self.source.os != "linux":
             return
-        live = isinstance(self.source, LiveSource)
+        live = self.live
         try:
             boot_id = self.source.read(BOOT_ID).strip()
             facts = host_facts_json.parse(self.source.read(HOST_FACTS))
@@ -278,7 +280,13 @@ class AgentRuntime:
             redactor=self.redactor,
             wake=lambda: _wake(loop, self.uplink.wake),
         )
-        self.follower.start()
+        if live:
+            self.follower.start()
+        else:
+            # A capture's kernel log is fixed: replay it now, before the first snapshot,
+            # so a simulated host's events are spooled (and delivered by --once) in order.
+            self.follower.handle(reader.poll(0))
+            self.follower.flush()
 
     async def _collect_loop(self) -> None:
         while not self.stop.is_set():

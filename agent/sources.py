@@ -195,6 +195,50 @@ def _last_line(data: bytes) -> str:
     return lines[-1][:200] if lines else ""
 
 
+class CachingSource:
+    """Reuses a live answer for a Command's `max_age` seconds (agent/specs.py): facts that
+    change once per boot (systemd-analyze, the previous boot's journal) or rarely (lsblk)
+    are not worth a fork and exec every cycle. An "unavailable" answer is reused too (no
+    journal stays no journal); a timeout is not, so a slow tool is asked again.
+    """
+
+    def __init__(self, inner: Source, clock: Callable[[], float] = time.monotonic) -> None:
+        self.inner = inner
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, str | Unavailable]] = {}
+
+    @property
+    def os(self) -> str:
+        return self.inner.os
+
+    @property
+    def exit_codes(self) -> dict[str, int]:
+        codes: dict[str, int] = getattr(self.inner, "exit_codes", {})
+        return codes
+
+    def read(self, spec: Spec) -> str:
+        if not isinstance(spec, Command) or spec.max_age <= 0:
+            return self.inner.read(spec)
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(spec.name)
+        if hit is not None and now - hit[0] < spec.max_age:
+            answer = hit[1]
+        else:
+            try:
+                answer = self.inner.read(spec)
+            except SourceTimeout:
+                raise
+            except Unavailable as exc:
+                answer = exc
+            with self._lock:
+                self._cache[spec.name] = (now, answer)
+        if isinstance(answer, Unavailable):
+            raise Unavailable(answer.reason, answer.output, answer.exit_status)
+        return answer
+
+
 class DirectorySource:
     """A capture folder: `<root>/<spec.name>`, `host.toml` (os) and `manifest.json`.
 

@@ -39,12 +39,17 @@ class Command:
 
     `ok_exit_mask`: exit-status bits that do not mean failure. None means only 0 is
     success. A status `s` is accepted when `s & ~ok_exit_mask == 0`.
+
+    `max_age`: seconds an answer may be reused on a live host (agent/sources.py
+    CachingSource). For facts that change once per boot or rarely, so the agent does not
+    pay a fork and exec for them every cycle; 0 means ask every time.
     """
 
     name: str
     argv: tuple[str, ...]
     timeout: float = 10.0
     ok_exit_mask: int | None = None
+    max_age: float = 0.0
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -92,8 +97,14 @@ DISK_USAGE = Call("disk_usage", "disk_usage")
 # https://www.smartmontools.org/browser/trunk/smartmontools/smartctl.8.in
 SMARTCTL_OK_EXIT_MASK = 0xFC
 
+# SMART data moves over hours, not minutes: a drive is read at most every 10 minutes and
+# the device list every hour (smartctl costs 10-20 ms of CPU per device).
 SMARTCTL_SCAN = Command(
-    "smartctl_scan", ("smartctl", "--scan-open", "--json"), 30.0, SMARTCTL_OK_EXIT_MASK
+    "smartctl_scan",
+    ("smartctl", "--scan-open", "--json"),
+    30.0,
+    SMARTCTL_OK_EXIT_MASK,
+    max_age=3600.0,
 )
 
 
@@ -108,7 +119,9 @@ def smartctl_x(device: str, dev_type: str = "") -> Command:
     if dev_type:
         argv += ["-d", dev_type]
     argv.append(device)
-    return Command(smartctl_x_name(device, dev_type), tuple(argv), 30.0, SMARTCTL_OK_EXIT_MASK)
+    return Command(
+        smartctl_x_name(device, dev_type), tuple(argv), 30.0, SMARTCTL_OK_EXIT_MASK, max_age=600.0
+    )
 
 
 def smartctl_x_name(device: str, dev_type: str = "") -> str:
@@ -130,12 +143,18 @@ BOOT_ID = File("boot_id", "/proc/sys/kernel/random/boot_id")
 # simulated host has a kernel log for the follower (agent/follow.py SourceReader).
 KMSG_DUMP = Call("kmsg", "kmsg_dump")
 
+HOUR = 3600.0
+BOOT = 6 * HOUR  # facts fixed for the whole boot, re-read now and then all the same
+
 # --- Linux: disk detail -----------------------------------------------------------------
 
 DISKSTATS = File("diskstats", "/proc/diskstats")
 MDSTAT = File("mdstat", "/proc/mdstat")
 LSBLK = Command(
-    "lsblk", ("lsblk", "-J", "-b", "-d", "-o", "NAME,MODEL,SERIAL,SIZE,ROTA,TRAN,TYPE"), 10.0
+    "lsblk",
+    ("lsblk", "-J", "-b", "-d", "-o", "NAME,MODEL,SERIAL,SIZE,ROTA,TRAN,TYPE"),
+    10.0,
+    max_age=HOUR,
 )
 DMI_VENDOR = File("dmi_sys_vendor", "/sys/class/dmi/id/sys_vendor")
 DMI_PRODUCT = File("dmi_product_name", "/sys/class/dmi/id/product_name")
@@ -144,14 +163,18 @@ DMI_PRODUCT = File("dmi_product_name", "/sys/class/dmi/id/product_name")
 
 SYSFS_NET = Call("sysfs_net", "sysfs_net")
 IP_ADDR = Command("ip_addr", ("ip", "addr", "show"), 5.0)
+# The kernel's routing tables, read in-process (agent/parsers/proc_net_route.py); the
+# `ip route` commands remain for captures made before, and hosts without /proc/net.
+NET_ROUTE = File("net_route", "/proc/net/route")
+NET_IPV6_ROUTE = File("net_ipv6_route", "/proc/net/ipv6_route")
 IP_ROUTE = Command("ip_route", ("ip", "route", "show"), 5.0)
 IP6_ROUTE = Command("ip6_route", ("ip", "-6", "route", "show"), 5.0)
 RESOLV_CONF = File("resolv_conf", "/etc/resolv.conf")
 RESOLVECTL = Command("resolvectl_status", ("resolvectl", "status", "--no-pager"), 5.0)
 NET_WIRELESS = File("net_wireless", "/proc/net/wireless")
 NET_ARP = File("net_arp", "/proc/net/arp")
-TIMEDATECTL = Command("timedatectl", ("timedatectl", "show"), 5.0)
-CHRONYC = Command("chronyc_tracking", ("chronyc", "-c", "tracking"), 5.0)
+TIMEDATECTL = Command("timedatectl", ("timedatectl", "show"), 5.0, max_age=600.0)
+CHRONYC = Command("chronyc_tracking", ("chronyc", "-c", "tracking"), 5.0, max_age=600.0)
 
 
 def ping(gateway: str, interface: str = "") -> Command:
@@ -183,7 +206,9 @@ FAILED_UNITS = Command(
     ("systemctl", "list-units", "--failed", "--all", "--output=json", "--no-pager"),
     10.0,
 )
-SYSTEMD_ANALYZE = Command("systemd_analyze", ("systemd-analyze", "time", "--no-pager"), 10.0)
+SYSTEMD_ANALYZE = Command(
+    "systemd_analyze", ("systemd-analyze", "time", "--no-pager"), 10.0, max_age=BOOT
+)
 LIST_BOOTS = Command(
     "journal_boots", ("journalctl", "--list-boots", "-o", "json", "--no-pager"), 10.0
 )
@@ -191,6 +216,7 @@ PREVIOUS_BOOT_TAIL = Command(
     "journal_previous_tail",
     ("journalctl", "-b", "-1", "-n", "50", "-o", "json", "--no-pager"),
     10.0,
+    max_age=BOOT,
 )
 # The previous boot's kernel messages at "warning" and worse: where its panic, oops or
 # WARN() is, with the RIP and call-trace lines that name the function (level 4).
@@ -198,16 +224,19 @@ PREVIOUS_BOOT_KERNEL = Command(
     "journal_previous_kernel",
     ("journalctl", "-b", "-1", "-k", "-p", "0..4", "-o", "short-monotonic", "--no-pager"),
     10.0,
+    max_age=BOOT,
 )
 CRASH_DIRS = Call("crash_dirs", "crash_dirs")
 
 # smartctl before 7.0 (still on older LTS releases) has no --json: scan and read as text.
 SMARTCTL_SCAN_TEXT = Command(
-    "smartctl_scan_text", ("smartctl", "--scan-open"), 30.0, SMARTCTL_OK_EXIT_MASK
+    "smartctl_scan_text", ("smartctl", "--scan-open"), 30.0, SMARTCTL_OK_EXIT_MASK, max_age=3600.0
 )
 
 
 def smartctl_x_text(device: str, dev_type: str = "") -> Command:
     json_spec = smartctl_x(device, dev_type)
     argv = tuple(a for a in json_spec.argv if a != "--json")
-    return Command(json_spec.name + ".txt", argv, json_spec.timeout, SMARTCTL_OK_EXIT_MASK)
+    return Command(
+        json_spec.name + ".txt", argv, json_spec.timeout, SMARTCTL_OK_EXIT_MASK, max_age=600.0
+    )

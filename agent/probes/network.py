@@ -21,6 +21,7 @@ from agent.parsers import (
     ip_addr,
     ip_route,
     proc_net_arp,
+    proc_net_route,
     proc_net_wireless,
     resolv_conf,
     resolvectl_status,
@@ -37,6 +38,8 @@ from agent.specs import (
     IP_ADDR,
     IP_ROUTE,
     NET_ARP,
+    NET_IPV6_ROUTE,
+    NET_ROUTE,
     NET_WIRELESS,
     RESOLV_CONF,
     RESOLVECTL,
@@ -60,7 +63,7 @@ class NetworkProbe:
         match os:
             case "linux":
                 return (
-                    *(SYSFS_NET, IP_ADDR, IP_ROUTE, IP6_ROUTE, RESOLV_CONF, RESOLVECTL),
+                    *(SYSFS_NET, IP_ADDR, NET_ROUTE, NET_IPV6_ROUTE, RESOLV_CONF, RESOLVECTL),
                     *(NET_WIRELESS, NET_ARP, TIMEDATECTL, CHRONYC),
                 )
             case "windows":
@@ -83,10 +86,7 @@ class NetworkProbe:
         addressed = g.parse(source, IP_ADDR, ip_addr.parse) or ()
         signal = _optional(g, source, NET_WIRELESS, proc_net_wireless.parse) or {}
         interfaces = _merge_interfaces(links, addressed, signal)
-        routes = (
-            *(g.parse(source, IP_ROUTE, ip_route.parse) or ()),
-            *(_optional(g, source, IP6_ROUTE, ip_route.parse) or ()),
-        )
+        routes = self._routes(g, source)
         dns = self._dns(g, source)
         checks = self._dns_checks(g, source, dns, context) if dns is not None else ()
         return ProbeOutput(
@@ -99,6 +99,17 @@ class NetworkProbe:
             errors=g.errors,
             warnings=g.warnings,
         )
+
+    def _routes(self, g: Gather, source: Source) -> tuple[Route, ...]:
+        v4 = _optional(g, source, NET_ROUTE, proc_net_route.parse)
+        if v4 is None:
+            # No /proc/net/route (an older capture, a container without procfs net):
+            # ask iproute2 instead.
+            return (
+                *(g.parse(source, IP_ROUTE, ip_route.parse) or ()),
+                *(_optional(g, source, IP6_ROUTE, ip_route.parse) or ()),
+            )
+        return (*v4, *(_optional(g, source, NET_IPV6_ROUTE, proc_net_route.parse_ipv6) or ()))
 
     def _dns(self, g: Gather, source: Source) -> DnsConfig | None:
         conf = g.parse(source, RESOLV_CONF, resolv_conf.parse)

@@ -11,13 +11,22 @@ import pytest
 from agent import sources
 from agent.parsers import disk_usage_json, host_facts_json
 from agent.sources import (
+    CachingSource,
     DirectorySource,
     LiveSource,
     ScenarioSource,
     SourceTimeout,
     Unavailable,
 )
-from agent.specs import OS_RELEASE, SMARTCTL_OK_EXIT_MASK, SMARTCTL_SCAN, Call, Command, File
+from agent.specs import (
+    OS_RELEASE,
+    SMARTCTL_OK_EXIT_MASK,
+    SMARTCTL_SCAN,
+    Call,
+    Command,
+    File,
+    Spec,
+)
 
 HOST = Path(__file__).resolve().parents[1] / "fixtures" / "hosts" / "linux-debian12-vm"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="uses sh and sleep")
@@ -243,3 +252,60 @@ def test_live_calls_produce_what_the_parsers_read():
     assert facts.hostname and facts.memory_bytes > 0 and facts.cpu_cores > 0
     report = disk_usage_json.parse_report(source.read(Call("disk_usage", "disk_usage")))
     assert report.volumes or report.failures
+
+
+# --- CachingSource -----------------------------------------------------------------------
+
+
+class _Counting:
+    """A source that counts how often each spec is read and answers from a script."""
+
+    os = "linux"
+
+    def __init__(self, answers: dict[str, list[object]]) -> None:
+        self.answers = answers
+        self.reads: list[str] = []
+
+    def read(self, spec: Spec) -> str:
+        self.reads.append(spec.name)
+        answer = self.answers[spec.name].pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        assert isinstance(answer, str)
+        return answer
+
+
+def test_caching_source_reuses_answers_for_max_age_only() -> None:
+    slow = Command("analyze", ("systemd-analyze", "time"), max_age=60.0)
+    fresh = Command("state", ("systemctl", "is-system-running"))
+    inner = _Counting({"analyze": ["7.4s", "8.1s"], "state": ["running", "degraded"]})
+    now = [0.0]
+    source = CachingSource(inner, clock=lambda: now[0])
+    assert source.read(slow) == "7.4s"
+    now[0] = 59.0
+    assert source.read(slow) == "7.4s"  # reused
+    assert source.read(fresh) == "running"
+    assert source.read(fresh) == "degraded"  # max_age 0: asked every time
+    now[0] = 61.0
+    assert source.read(slow) == "8.1s"
+    assert inner.reads == ["analyze", "state", "state", "analyze"]
+
+
+def test_caching_source_keeps_unavailable_but_not_timeouts() -> None:
+    journal = Command("prev", ("journalctl", "-b", "-1"), max_age=60.0)
+    slow = Command("slow", ("chronyc", "tracking"), max_age=60.0)
+    inner = _Counting(
+        {
+            "prev": [Unavailable("journalctl exited with status 1", "", 1)],
+            "slow": [SourceTimeout("timeout: chronyc"), "ok"],
+        }
+    )
+    source = CachingSource(inner, clock=lambda: 0.0)
+    for _ in range(2):
+        with pytest.raises(Unavailable, match="status 1") as info:
+            source.read(journal)
+        assert info.value.exit_status == 1
+    with pytest.raises(SourceTimeout):
+        source.read(slow)
+    assert source.read(slow) == "ok"  # a timeout is asked again
+    assert inner.reads == ["prev", "slow", "slow"]

@@ -33,12 +33,12 @@ from agent.probes import PROBES
 from agent.probes.base import ProbeContext
 from agent.redact import Redactor
 from agent.runner import collect
-from agent.sources import LiveSource
+from agent.sources import CachingSource, LiveSource
 from agent.uplink.convert import encode_body
 from agent.records import Priority
 
 cycles = int(sys.argv[1])
-source = LiveSource()
+source = CachingSource(LiveSource())  # as the agent runs it
 context = ProbeContext(dns_names=("localhost.",), dns_timeout=1.0)
 deriver, redactor = Deriver(), Redactor()
 
