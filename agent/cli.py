@@ -174,7 +174,7 @@ def _collect(cfg: AgentConfig) -> int:
         )
     )
     # Exactly what `run` would spool: redacted (rates need two cycles, so none here).
-    redactor = Redactor(cfg.redact.policy())
+    redactor = Redactor(cfg.redact)
     snap = redactor.record(got.snapshot)
     events = [redactor.record(e) for evs in got.events.values() for e in evs]
     json.dump({"snapshot": _jsonable(snap), "events": _jsonable(events)}, sys.stdout, indent=2)
@@ -190,7 +190,7 @@ def _capture(args: argparse.Namespace, cfg: AgentConfig) -> int:
 
     source = source_for(cfg)
     extra = (BOOT_ID, KMSG_DUMP) if source.os == "linux" and cfg.collect.follow_kernel_log else ()
-    redactor = None if args.no_redact else Redactor(cfg.redact.policy())
+    redactor = None if args.no_redact else Redactor(cfg.redact)
     from agent.service import probe_context
 
     readings = capture(

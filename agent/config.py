@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.common.config import ByteSize, LogSection, Seconds
-from agent.redact import RedactionPolicy
+from agent.redact import RedactionPolicy as RedactSection
 
 ENV_PREFIX = "RDIAG_AGENT_"
 KNOWN_PROBES = ("inventory", "disk", "smart", "network", "drivers", "boot")
@@ -109,40 +109,6 @@ def check_schedule(interval: float, probes: tuple[str, ...]) -> tuple[str, str] 
 _DNS_NAME = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?"
 )
-
-
-@dataclass(frozen=True)
-class RedactSection:
-    """What is removed or hashed before anything reaches the spool (agent/redact.py)."""
-
-    user_paths: bool = True
-    emails: bool = True
-    tokens: bool = True
-    hash_serials: bool = False
-    hash_ips: bool = False
-    salt: str = ""  # the HMAC key for hashes: the same across a fleet, kept secret
-    patterns: tuple[str, ...] = ()  # extra regular expressions to remove
-
-    def validate(self) -> tuple[str, str] | None:
-        for pattern in self.patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                return "patterns", f"{pattern!r} is not a regular expression: {exc}"
-        if (self.hash_serials or self.hash_ips) and not self.salt:
-            return "salt", "hash_serials and hash_ips need a salt (else hashes can be guessed)"
-        return None
-
-    def policy(self) -> RedactionPolicy:
-        return RedactionPolicy(
-            user_paths=self.user_paths,
-            emails=self.emails,
-            tokens=self.tokens,
-            hash_serials=self.hash_serials,
-            hash_ips=self.hash_ips,
-            salt=self.salt,
-            patterns=self.patterns,
-        )
 
 
 @dataclass(frozen=True)

@@ -91,13 +91,25 @@ _KEEP_IPS = frozenset({"127.0.0.1", "0.0.0.0", "::1", "::", "255.255.255.255"})
 
 @dataclass(frozen=True)
 class RedactionPolicy:
+    """What is removed or hashed; also the agent's [redact] configuration section."""
+
     user_paths: bool = True
     emails: bool = True
     tokens: bool = True
     hash_serials: bool = False
     hash_ips: bool = False
-    salt: str = ""
+    salt: str = ""  # the HMAC key for hashes: the same across a fleet, kept secret
     patterns: tuple[str, ...] = ()  # extra regular expressions, each match → <redacted>
+
+    def validate(self) -> tuple[str, str] | None:
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                return "patterns", f"{pattern!r} is not a regular expression: {exc}"
+        if (self.hash_serials or self.hash_ips) and not self.salt:
+            return "salt", "hash_serials and hash_ips need a salt (else hashes can be guessed)"
+        return None
 
 
 class Redactor:

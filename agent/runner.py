@@ -154,26 +154,6 @@ def _first_set(values: Iterable[T | None]) -> T | None:
     return next((v for v in values if v is not None), None)
 
 
-async def collect_snapshot(
-    source: Source,
-    probes: Sequence[Probe],
-    *,
-    timeout_s: float,
-    clock_ms: Callable[[], int],
-    agent_version: str,
-    executor: ThreadPoolExecutor | None = None,
-) -> Snapshot:
-    collected = await collect(
-        source,
-        probes,
-        timeout_s=timeout_s,
-        clock_ms=clock_ms,
-        agent_version=agent_version,
-        executor=executor,
-    )
-    return collected.snapshot
-
-
 async def _run(
     probe: Probe,
     source: Source,

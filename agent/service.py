@@ -146,7 +146,7 @@ class AgentRuntime:
         )
         self.cycles = 0
         self.deriver = Deriver()
-        self.redactor = Redactor(cfg.redact.policy())
+        self.redactor = Redactor(cfg.redact)
         self.probe_context = probe_context(cfg)
         self.follower: Follower | None = None
         self.follower_unavailable = ""

@@ -16,7 +16,6 @@ IPv6 local/multicast routes (table local is included in ipv6_route), are left ou
 from __future__ import annotations
 
 import ipaddress
-import sys
 
 from agent.parsers import Parsed, Warnings
 from agent.records import Route
@@ -33,8 +32,9 @@ def _v4(hex_le: str, byteorder: str) -> str:
     return str(ipaddress.IPv4Address(value))
 
 
-def parse(text: str, byteorder: str = sys.byteorder) -> Parsed[tuple[Route, ...]]:
-    """/proc/net/route. `byteorder` is the host's (the file is in host order)."""
+def parse(text: str, byteorder: str = "little") -> Parsed[tuple[Route, ...]]:
+    """/proc/net/route. `byteorder` is the captured host's (the file is in host order):
+    little on every workstation architecture (x86, ARM); big on s390x and old POWER."""
     warnings = Warnings()
     routes: list[Route] = []
     for number, line in enumerate(text.splitlines(), 1):

@@ -21,7 +21,6 @@ from agent.parsers import (
     systemctl_units_json,
     systemd_analyze,
 )
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import BootInfo, CrashReport
 from agent.sources import Source, Unavailable
@@ -52,16 +51,24 @@ class BootProbe:
                     *(PREVIOUS_BOOT_TAIL, PREVIOUS_BOOT_KERNEL, CRASH_DIRS),
                 )
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("boot")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("boot")
         return ()
 
     def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.boot(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.boot(source)
         g = Gather(self.name)
         boot_id = (g.read(source, BOOT_ID) or "").strip()

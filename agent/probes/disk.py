@@ -10,7 +10,6 @@ Kernel I/O and filesystem errors arrive as events from the kernel-log follower
 from __future__ import annotations
 
 from agent.parsers import ParseError, disk_usage_json, proc_diskstats, proc_mdstat
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import ProbeError, Volume
 from agent.sources import Source, Unavailable
@@ -25,16 +24,24 @@ class DiskProbe:
             case "linux":
                 return (DISK_USAGE, DISKSTATS, MDSTAT)
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("disk")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("disk")
         return ()
 
     def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.disk(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.disk(source)
         g = Gather(self.name)
         volumes: tuple[Volume, ...] = ()

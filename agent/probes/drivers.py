@@ -11,7 +11,6 @@ problem code and signed drivers; macOS: loaded kernel extensions.
 from __future__ import annotations
 
 from agent.parsers import kernel_tainted, proc_modules, sysfs_devices_json
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import Device
 from agent.sources import Source, Unavailable
@@ -26,16 +25,24 @@ class DriversProbe:
             case "linux":
                 return (PROC_MODULES, TAINTED, PCI_DEVICES, EDAC)
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("drivers")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("drivers")
         return ()
 
     def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.drivers(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.drivers(source)
         g = Gather(self.name)
         try:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from agent.parsers import ParseError, host_facts_json, lsblk_json, machine_id, os_release
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput, not_yet
 from agent.records import HostInventory, ProbeError
 from agent.sources import Source, Unavailable
@@ -44,8 +43,12 @@ class InventoryProbe:
                     DMI_PRODUCT,
                 )
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("inventory")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("inventory")
         return ()
 
@@ -54,8 +57,12 @@ class InventoryProbe:
             case "linux":
                 return self._linux(source)
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.inventory(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.inventory(source)
             case other:
                 return not_yet(self.name, other)

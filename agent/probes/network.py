@@ -28,7 +28,6 @@ from agent.parsers import (
     sysfs_net_json,
     timedatectl_show,
 )
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import DnsCheck, DnsConfig, GatewayCheck, NetInterface, Route, TimeSync
 from agent.sources import Source, Unavailable
@@ -67,16 +66,24 @@ class NetworkProbe:
                     *(NET_WIRELESS, NET_ARP, TIMEDATECTL, CHRONYC),
                 )
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("network")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("network")
         return ()
 
     def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.network(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.network(source)
         return self._linux(source, context)
 

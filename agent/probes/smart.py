@@ -14,7 +14,6 @@ from agent.parsers import (
     smartctl_scan_text,
     smartctl_text,
 )
-from agent.probes import macos, windows
 from agent.probes.base import DEFAULT_CONTEXT, ProbeContext, ProbeOutput
 from agent.records import ParseWarnings, ProbeError, SmartDevice
 from agent.sources import Source, SourceTimeout, Unavailable
@@ -27,16 +26,24 @@ class SmartProbe:
     def specs(self, os: str) -> tuple[Spec, ...]:
         match os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.specs("smart")
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.specs("smart")
         return (SMARTCTL_SCAN,)
 
     def collect(self, source: Source, context: ProbeContext = DEFAULT_CONTEXT) -> ProbeOutput:
         match source.os:
             case "windows":
+                from agent.probes import windows  # only on Windows: its parsers cost RSS
+
                 return windows.smart(source)
             case "darwin":
+                from agent.probes import macos  # only on macOS
+
                 return macos.smart(source)
         text_mode = False
         warnings: list[ParseWarnings] = []

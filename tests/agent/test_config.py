@@ -195,6 +195,39 @@ def test_unknown_key_in_the_real_agent_config(tmp_path: Path) -> None:
     assert (err.where, err.key) == (str(path), "spool.max_size")
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ("[redact]\npatterns = ['(unclosed']\n", "redact.patterns", "not a regular expression"),
+        ("[redact]\nhash_ips = true\n", "redact.salt", "need a salt"),
+        ("[collect]\ndns_names = ['bad name!']\n", "collect.dns_names", "not a DNS name"),
+        ("[collect]\ndns_timeout = '30s'\n", "collect.dns_timeout", "at most 10s"),
+        ("[collect]\nprobes = ['disk', 'gpu']\n", "collect.probes", "unknown probe(s) ['gpu']"),
+    ],
+)
+def test_agent_sections_of_issue_3_are_validated(
+    tmp_path: Path, text: str, key: str, says: str
+) -> None:
+    path = write(tmp_path, text)
+    err = error(load, AgentConfig, path, env_prefix=ENV_PREFIX, environ={})
+    assert (err.where, err.key) == (str(path), key)
+    assert says in str(err)
+
+
+def test_redaction_and_dns_settings_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[collect]\ndns_names = ['intranet.corp.example', 'login.corp.example.']\n"
+        "[redact]\nhash_serials = true\nsalt = 's3cret'\npatterns = ['ACME-[0-9]+']\n",
+    )
+    cfg = load(AgentConfig, path, env_prefix=ENV_PREFIX, environ={})
+    assert cfg.collect.dns_names == ("intranet.corp.example", "login.corp.example.")
+    assert cfg.redact.hash_serials and cfg.redact.salt == "s3cret"
+    assert cfg.redact.patterns == ("ACME-[0-9]+",)
+    assert redacted(cfg)["redact"]["salt"] == "********"
+    assert redacted(cfg)["redact"]["tokens"] is True  # a switch named like a secret is shown
+
+
 # --- the file itself ---------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from agent.parsers import ParseError
 from agent.probes import ProbeOutput
 from agent.probes.base import DEFAULT_CONTEXT, ProbeContext
 from agent.records import HostInventory, ProbeError, Snapshot, Volume
-from agent.runner import collect_snapshot, make_executor
+from agent.runner import collect, make_executor
 from agent.sources import ScenarioSource, Source, SourceTimeout, Unavailable
 from agent.specs import Spec
 
@@ -76,7 +76,7 @@ def _run(
     probes: list[FakeProbe], executor: ThreadPoolExecutor | None, timeout_s: float = 0.5
 ) -> Snapshot:
     return asyncio.run(
-        collect_snapshot(
+        collect(
             SOURCE,
             probes,
             timeout_s=timeout_s,
@@ -84,7 +84,7 @@ def _run(
             agent_version="9.9.9",
             executor=executor,
         )
-    )
+    ).snapshot
 
 
 def test_failures_are_isolated_and_the_call_returns_in_about_the_timeout(release):

@@ -1,6 +1,6 @@
 """Bytes on the wire per snapshot, next to gzip'd JSON of the same content.
 
-Snapshots are real: this host's (LiveSource, the agent's probes via collect_snapshot)
+Snapshots are real: this host's (LiveSource, the agent's probes via agent.runner.collect)
 and the captured fixture host tests/fixtures/hosts/linux-debian12-vm (DirectorySource).
 They are encoded exactly as the agent sends them: encode_body → spool row → batch_payload
 (a TelemetryBatch) → zstd (agent.common.codec.Codec) → Batch in an AgentMessage.
@@ -38,7 +38,7 @@ import agent
 from agent.common.codec import Codec, Dictionaries, train_dictionary
 from agent.probes import PROBES
 from agent.records import AgentStats, Priority, ProbeTiming, Snapshot, Volume
-from agent.runner import collect_snapshot
+from agent.runner import collect
 from agent.sources import DirectorySource, LiveSource, Source
 from agent.uplink.convert import batch_message, batch_payload, encode_body
 from agent.uplink.spool import SpoolRow
@@ -177,16 +177,16 @@ def host_cases(label: str, base: Snapshot, seed: int) -> list[Case]:
     ]  # fmt: skip
 
 
-def collect(source: Source) -> Snapshot:
+def collect_once(source: Source) -> Snapshot:
     return asyncio.run(
-        collect_snapshot(
+        collect(
             source,
             PROBES,
             timeout_s=20,
             clock_ms=lambda: int(time.time() * 1000),
             agent_version=agent.__version__,
         )
-    )
+    ).snapshot
 
 
 def describe(snap: Snapshot) -> str:
@@ -227,7 +227,10 @@ def side_by_side(cases: list[Case]) -> str:
 
 
 def run() -> Outcome:
-    hosts = {"this host": collect(LiveSource()), "fixture vm": collect(DirectorySource(FIXTURE))}
+    hosts = {
+        "this host": collect_once(LiveSource()),
+        "fixture vm": collect_once(DirectorySource(FIXTURE)),
+    }
     cases: list[Case] = []
     for seed, (label, snap) in enumerate(hosts.items()):
         cases += host_cases(label, snap, seed)
