@@ -204,6 +204,18 @@ class SourceReader:
         pass
 
 
+def _lines(entries: Iterable[Entry]) -> Iterable[Entry]:
+    """One entry per line: the kernel escapes a newline inside a record as \\x0a (libata's
+    "res ..." line, md's "Operation continuing ..."), and each line is its own evidence."""
+    for entry in entries:
+        if "\\x0a" not in entry.message:
+            yield entry
+            continue
+        for line in entry.message.split("\\x0a"):
+            if line.strip():
+                yield Entry(entry.cursor, entry.time_ms, line, entry.device)
+
+
 def kmsg_after(cursor: str | None, boot_id: str) -> int:
     """The last seq spooled in this boot, or -1 (a new boot: its whole buffer is new)."""
     if cursor:
@@ -275,7 +287,7 @@ def to_event(entry: Entry) -> Event | None:
         return None
     fields = dict(found.fields)
     if entry.device and "device" not in fields:
-        fields["device"] = entry.device
+        fields["device"] = _device_name(entry.device)
     return Event(
         time_ms=entry.time_ms,
         source="kernel",
@@ -284,6 +296,14 @@ def to_event(entry: Entry) -> Event | None:
         message=entry.message[:MAX_ENTRY_CHARS],
         fields=fields,
     )
+
+
+def _device_name(prop: str) -> str:
+    """kmsg's DEVICE= as a name: "+pci:0000:05:00.0" → "0000:05:00.0" (subsystem:name);
+    block "b8:0", char "c189:1" and netdev "n2" ids are kept as they are."""
+    if prop.startswith("+"):
+        return prop[1:].partition(":")[2] or prop
+    return prop
 
 
 class Follower:
@@ -333,7 +353,7 @@ class Follower:
 
     def handle(self, entries: Iterable[Entry]) -> None:
         woke = False
-        for entry in entries:
+        for entry in _lines(entries):
             event = to_event(entry)
             if event is None:
                 self._unsaved = entry.cursor

@@ -301,6 +301,7 @@ class CrashReport:
     stop_code: str = ""  # Windows BugCheck code, 0x0000009f
     module: str = ""  # the faulting driver or module, when named
     path: str = ""
+    panicked: bool = False  # the report ended in a kernel panic (an oops, then panic)
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,7 +210,10 @@ SYSTEMD_ANALYZE = Command(
     "systemd_analyze", ("systemd-analyze", "time", "--no-pager"), 10.0, max_age=BOOT
 )
 LIST_BOOTS = Command(
-    "journal_boots", ("journalctl", "--list-boots", "-o", "json", "--no-pager"), 10.0
+    "journal_boots",
+    ("journalctl", "--list-boots", "-o", "json", "--no-pager"),
+    10.0,
+    max_age=BOOT,
 )
 PREVIOUS_BOOT_TAIL = Command(
     "journal_previous_tail",

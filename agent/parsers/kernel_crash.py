@@ -662,6 +662,7 @@ def parse(text: str, boot_time_ms: int = 0) -> Parsed[tuple[CrashReport, ...]]:
             time_ms=boot_time_ms + c.offset_ms if boot_time_ms and c.offset_ms is not None else 0,
             title=c.title,
             module=c.module or c.function,
+            panicked=c.panicked or c.kind == "panic",
         )
         for c in found.value
     )

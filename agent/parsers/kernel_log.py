@@ -188,6 +188,9 @@ SIGNATURES: tuple[_Signature, ...] = (
     _sig("NET-05", "net.wifi_fw_crash", WARNING, ("^ath", "^mt7", "^rtw", "^brcmfmac", "^mwifiex"),
          r"^(?P<driver>ath\d+k\w*|mt7\w+|rtw\w+|brcmfmac|mwifiex\w*) .*firmware crashed"),
     # --- drivers and devices ---------------------------------------------------------------
+    _sig("DRV-03", "driver.probe_failed", ERROR, ": probe of ",
+         r"^(?P<driver>[\w.-]+)(?: [\w:.-]+)?: probe of (?P<device>\S+) failed with error "
+         r"(?P<error>-?\d+)"),
     _sig("DRV-06", "driver.firmware_missing", INFO, "Direct firmware load for",
          r"Direct firmware load for (?P<firmware>\S+) failed with error (?P<error>-?\d+)"),
     _sig("DRV-07", "driver.module_sig_failed", ERROR, "Loading of unsigned module is rejected",

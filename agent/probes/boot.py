@@ -17,10 +17,12 @@ from agent.parsers import (
     crash_dirs_json,
     host_facts_json,
     journal_shutdown,
+    journalctl_boots,
     kernel_crash,
     systemctl_units_json,
     systemd_analyze,
 )
+from agent.parsers.journalctl_boots import BootEntry
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import BootInfo, CrashReport
 from agent.sources import Source, Unavailable
@@ -29,6 +31,7 @@ from agent.specs import (
     CRASH_DIRS,
     FAILED_UNITS,
     HOST_FACTS,
+    LIST_BOOTS,
     PREVIOUS_BOOT_KERNEL,
     PREVIOUS_BOOT_TAIL,
     SYSTEM_STATE,
@@ -81,7 +84,8 @@ class BootProbe:
             "unknown",
             "",
         )
-        crashes = [*self._previous_kernel(g, source), *self._crash_dirs(g, source)]
+        previous = self._previous_boot(g, source)
+        crashes = [*self._previous_kernel(g, source, previous), *self._crash_dirs(g, source)]
         boot = BootInfo(
             boot_id=boot_id,
             boot_time_unix=boot_time,
@@ -92,6 +96,7 @@ class BootProbe:
             system_state=state,
             failed_units=failed,
             crashes=tuple(crashes),
+            previous_boot_id=previous.boot_id if previous else "",
         )
         if crashes and boot.previous_shutdown != "unclean":
             # A kernel that panicked did not shut down cleanly, whatever the journal's
@@ -101,13 +106,28 @@ class BootProbe:
             )
         return ProbeOutput(boot=boot, errors=g.errors, warnings=g.warnings)
 
-    def _previous_kernel(self, g: Gather, source: Source) -> list[CrashReport]:
+    def _previous_boot(self, g: Gather, source: Source) -> BootEntry | None:
+        # Optional: without a persistent journal there is no list; the tail read says so.
+        try:
+            text = source.read(LIST_BOOTS)
+        except Unavailable:
+            return None
+        boots = g.parse_text(LIST_BOOTS.name, text, journalctl_boots.parse) or ()
+        return journalctl_boots.previous(boots)
+
+    def _previous_kernel(
+        self, g: Gather, source: Source, previous: BootEntry | None
+    ) -> list[CrashReport]:
         try:
             text = source.read(PREVIOUS_BOOT_KERNEL)
         except Unavailable:
             return []  # no persistent journal: reported once, by the tail read above
-        found = g.parse_text(PREVIOUS_BOOT_KERNEL.name, text, kernel_crash.parse) or ()
-        return [dataclasses.replace(c, source="journal") for c in found]
+        # short-monotonic offsets count from that boot's start: its first journal entry.
+        start = previous.first_ms if previous else 0
+        found = g.parse_text(
+            PREVIOUS_BOOT_KERNEL.name, text, lambda t: kernel_crash.parse(t, boot_time_ms=start)
+        )
+        return [dataclasses.replace(c, source="journal") for c in found or ()]
 
     def _crash_dirs(self, g: Gather, source: Source) -> list[CrashReport]:
         files = g.parse(source, CRASH_DIRS, crash_dirs_json.parse) or ()

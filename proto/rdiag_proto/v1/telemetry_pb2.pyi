@@ -793,6 +793,7 @@ class CrashReport(_message.Message):
     STOP_CODE_FIELD_NUMBER: _builtins.int
     MODULE_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
+    PANICKED_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     kind: _builtins.str
     time_ms: _builtins.int
@@ -800,6 +801,7 @@ class CrashReport(_message.Message):
     stop_code: _builtins.str
     module: _builtins.str
     path: _builtins.str
+    panicked: _builtins.bool
     def __init__(
         self,
         *,
@@ -810,10 +812,11 @@ class CrashReport(_message.Message):
         stop_code: _builtins.str = ...,
         module: _builtins.str = ...,
         path: _builtins.str = ...,
+        panicked: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "module", b"module", "path", b"path", "source", b"source", "stop_code", b"stop_code", "time_ms", b"time_ms", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "module", b"module", "panicked", b"panicked", "path", b"path", "source", b"source", "stop_code", b"stop_code", "time_ms", b"time_ms", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

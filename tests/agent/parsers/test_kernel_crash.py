@@ -64,6 +64,7 @@ def test_parse_gives_crash_reports_with_time() -> None:
             time_ms=1_700_000_000_000 + 1234567,
             title="BUG: unable to handle kernel NULL pointer dereference in iwl_mvm_rx_tx_cmd",
             module="iwlmvm",
+            panicked=True,
         ),
     )
     assert parsed.warnings == 0

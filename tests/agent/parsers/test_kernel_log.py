@@ -109,6 +109,9 @@ CATALOG: list[tuple[str, str, Severity, dict[str, str]]] = [
      "net.wifi_fw_crash", WARN, {"driver": "iwlwifi", "code": "0x82000000"}),
     ("ath10k_pci 0000:3a:00.0: firmware crashed!", "net.wifi_fw_crash", WARN,
      {"driver": "ath10k_pci"}),
+    # DRV-03 (the Linux side: a driver's probe of its device failed)
+    ("e1000e: probe of 0000:00:1f.6 failed with error -5", "driver.probe_failed", ERR,
+     {"driver": "e1000e", "device": "0000:00:1f.6", "error": "-5"}),
     # DRV-06
     ("iwlwifi 0000:00:14.3: Direct firmware load for iwlwifi-so-a0-gf-a0-72.ucode failed with"
      " error -2", "driver.firmware_missing", INFO,

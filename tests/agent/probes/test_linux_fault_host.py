@@ -6,6 +6,7 @@ DHCP-less Wi-Fi, tainting and driverless hardware, and a previous boot that pani
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,20 +51,19 @@ SOURCE = DirectorySource(HOST)
 BOOT_ID = "20b1fc2b-236e-4288-8418-d8fd4483deb8"
 BOOT_TIME_MS = 1796152201 * 1000
 PANIC_TITLE = "BUG: unable to handle kernel paging request in rtR0MemObjLinuxFreePages"
-# The specs found while collecting (not listed by Probe.specs): the scan's one disk, the
+# The specs found while collecting (not listed by Probe.specs): the scan's two disks, the
 # ping of the gateway whose ARP entry is incomplete, the DNS call.
 DYNAMIC_SPECS: tuple[Spec, ...] = (
     smartctl_x("/dev/sda", "sat"),
+    smartctl_x("/dev/sdb", "sat"),
     ping("192.0.2.1", "eth0"),
     dns_checks(("127.0.0.1",), (), 2.0),
 )
 
 
-def _manifest() -> dict[str, dict[str, object]]:
-    specs: dict[str, dict[str, object]] = json.loads(
-        (HOST / "manifest.json").read_text("utf-8")
-    )["specs"]
-    return specs
+def _manifest() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((HOST / "manifest.json").read_text("utf-8"))
+    return doc
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
@@ -75,7 +75,8 @@ def test_every_probe_reads_the_host_without_errors_or_warnings(probe: Probe) -> 
 def test_manifest_matches_the_spec_catalogue() -> None:
     """Each entry a probe reads is described as its spec is (argv, path, call), its bytes
     are the file's, and a command's recorded exit status is one the spec accepts."""
-    manifest = _manifest()
+    doc = _manifest()
+    manifest: dict[str, dict[str, object]] = doc["specs"]
     wanted = [s for p in PROBES for s in p.specs("linux")] + [KMSG_DUMP, *DYNAMIC_SPECS]
     for spec in wanted:
         entry = manifest[spec.name]
@@ -100,12 +101,11 @@ def test_manifest_matches_the_spec_catalogue() -> None:
             assert "reason" not in entry, name
         else:
             assert not path.exists(), name
-    doc = json.loads((HOST / "manifest.json").read_text("utf-8"))
     assert (doc["hostname"], doc["os"], doc["redacted"]) == ("ws-eng-laptop-12", "linux", False)
     assert doc["unavailable"] == ["chronyc_tracking", "resolvectl_status"]
 
 
-def test_inventory_lists_the_sata_ssd() -> None:
+def test_inventory_lists_both_sata_ssds() -> None:
     inventory = InventoryProbe().collect(SOURCE).inventory
     assert inventory is not None
     assert (inventory.hostname, inventory.machine_id, inventory.vendor) == (
@@ -118,6 +118,9 @@ def test_inventory_lists_the_sata_ssd() -> None:
         InventoryDisk("vda", "", "", 274877906944, True, ""),
         InventoryDisk(
             "sda", "Samsung SSD 860 EVO 500GB", "S3Z1NB0K123456X", 500107862016, False, "sata"
+        ),
+        InventoryDisk(
+            "sdb", "Samsung SSD 870 EVO 250GB", "S6PENU0W123789Z", 250059350016, False, "sata"
         ),
     )
 
@@ -150,7 +153,7 @@ def test_disk_read_only_root_full_home_and_degraded_mirror() -> None:
         ),
     )
     io = {d.device: d for d in out.disk_io}
-    assert list(io) == ["sda", "vda", "md0"]  # partitions, loop and zram left out
+    assert list(io) == ["sda", "sdb", "vda", "md0"]  # partitions, loop and zram left out
     assert (io["sda"].reads, io["sda"].read_ms, io["sda"].writes, io["sda"].io_ms) == (
         84213,
         91544,
@@ -159,10 +162,10 @@ def test_disk_read_only_root_full_home_and_degraded_mirror() -> None:
     )
 
 
-def test_smart_failing_ssd() -> None:
+def test_smart_failing_ssd_and_a_healthy_one_behind_a_bad_link() -> None:
     out = SmartProbe().collect(SOURCE)
-    (disk,) = out.smart
-    assert disk.failed
+    assert [(d.device, d.failed) for d in out.smart] == [("/dev/sda", True), ("/dev/sdb", False)]
+    disk, mirror = out.smart
     expected = SmartDevice(
         device="/dev/sda",
         protocol="ATA",
@@ -184,10 +187,24 @@ def test_smart_failing_ssd() -> None:
     )
     assert disk == expected
     raw = {a.id: a.raw for a in disk.attributes}
-    assert {i: raw[i] for i in (5, 187, 197, 198, 199)} == {5: 1024, 187: 31, 197: 12, 198: 12, 199: 0}
+    assert {i: raw[i] for i in (5, 187, 197, 198, 199)} == {
+        5: 1024,
+        187: 31,
+        197: 12,
+        198: 12,
+        199: 0,
+    }
     assert not any(a.when_failed for a in disk.attributes)  # the drive's verdict, no attribute
     # 72 = 8 (DISK FAILING) | 64 (error log has entries): findings, not a failed command.
     assert disk.smartctl_exit_status & ~SMARTCTL_OK_EXIT_MASK == 0
+    # The mirror's second SSD: PASSED, but its link corrupts frames (UDMA CRC errors, and
+    # the ICRC aborts in its error log set exit bit 6).
+    assert (mirror.health_known, mirror.udma_crc_errors, mirror.ata_error_count) == (True, 1184, 23)
+    assert (mirror.reallocated_sectors, mirror.pending_sectors, mirror.smartctl_exit_status) == (
+        0,
+        0,
+        64,
+    )
 
 
 def test_network_dead_lan_apipa_wifi_and_failing_dns() -> None:
@@ -209,10 +226,14 @@ def test_network_dead_lan_apipa_wifi_and_failing_dns() -> None:
     )
     assert wlan0.addresses == ("169.254.23.7/16", "fe80::5a2e:91c4:7b0d:e613/64")
     assert wlan0.apipa and not wlan0.dhcp
-    defaults = [(r.gateway, r.interface, r.family) for r in out.routes if r.destination == "default"]
+    defaults = [
+        (r.gateway, r.interface, r.family) for r in out.routes if r.destination == "default"
+    ]
     assert defaults == [("192.0.2.1", "eth0", 4), ("fd00::1", "eth0", 6)]
     # The ARP entry is incomplete (flags 0x0), so the probe pinged: 100 % loss.
-    assert out.gateway_checks == (GatewayCheck("192.0.2.1", "eth0", False, "ping", 0.0, "no reply"),)
+    assert out.gateway_checks == (
+        GatewayCheck("192.0.2.1", "eth0", False, "ping", 0.0, "no reply"),
+    )
     assert out.dns is not None and out.dns.servers == ("127.0.0.1",)
     assert out.dns_checks == (
         DnsCheck("deb.debian.org", "127.0.0.1", "timeout", 0.0, 0, "no answer in 2 s"),
@@ -260,10 +281,9 @@ def test_boot_degraded_unclean_and_crashed() -> None:
         "journal ends without a shutdown: 2026-12-01T18:30:55Z kernel: "
         "Kernel panic - not syncing: Fatal exception"
     )
-    # The panic follows an oops, and kernel_crash reports that as one report of the oops's
-    # kind (CrashReport has no "panicked" field); the panic itself is checked below.
+    # The panic follows an oops: one report of the oops's kind, marked as panicked.
     assert boot.crashes == (
-        CrashReport("journal", "oops", 0, PANIC_TITLE, module="vboxdrv"),
+        CrashReport("journal", "oops", 0, PANIC_TITLE, module="vboxdrv", panicked=True),
         CrashReport(
             "pstore",
             "oops",
@@ -271,6 +291,7 @@ def test_boot_degraded_unclean_and_crashed() -> None:
             PANIC_TITLE,
             module="vboxdrv",
             path="/sys/fs/pstore/dmesg-efi-179614985501000",
+            panicked=True,
         ),
     )
 
@@ -295,14 +316,19 @@ def test_both_crash_records_hold_the_same_panic() -> None:
 
 
 KERNEL_EVENTS = [
+    "driver.probe_failed",  # e1000e: probe of 0000:00:1f.6 failed with error -5
     "driver.firmware_missing",  # iwlwifi-cc-a0-77.ucode, -2 (the driver falls back to -72)
     "driver.taint",  # vboxdrv: loading out-of-tree module taints kernel.
     "driver.taint",  # vboxdrv: module verification failed: signature and/or required key missing
     "driver.edac",  # EDAC MC0: 1 CE (three in all)
     "driver.pcie_aer",  # Correctable, Physical Layer, on the Wi-Fi card
     "driver.edac",
-    "disk.ata_error",  # ata2: SATA link down - the mirror's second SSD drops off
-    "disk.io_error",  # sdb, sector 2064, WRITE
+    "disk.ata_error",  # ata2.00: exception Emask 0x10 ... frozen (the mirror's second SSD)
+    "disk.ata_error",  # ata2: SError: { UnrecovData Handshk }
+    "disk.ata_error",  # ata2.00: failed command: WRITE FPDMA QUEUED
+    "disk.ata_error",  # ata2: limiting SATA link speed to 1.5 Gbps
+    "disk.ata_error",  # ata2: hard resetting link
+    "disk.io_error",  # sdb, sector 2056 (the md superblock), WRITE
     "disk.md_degraded",  # md/raid1:md0: Disk failure on sdb1
     "driver.gpu_reset",  # [drm] Resetting rcs0 for preemption time out
     "driver.gpu_reset",  # [drm] GPU HANG: ecode 12:1:85dffffb
@@ -338,7 +364,10 @@ def test_kernel_log_replay_gives_the_injected_events_in_order() -> None:
         "ext4",
     )
     assert by_kind["disk.fs_error"].fields["device"] == "sda2"
-    assert (by_kind["disk.md_degraded"].fields["array"], by_kind["disk.md_degraded"].fields["device"]) == (
+    assert (
+        by_kind["disk.md_degraded"].fields["array"],
+        by_kind["disk.md_degraded"].fields["device"],
+    ) == (
         "md0",
         "sdb1",
     )
@@ -353,8 +382,6 @@ def test_kernel_log_replay_gives_the_injected_events_in_order() -> None:
 
 
 def test_collect_replays_the_host_without_errors_or_warnings() -> None:
-    got = asyncio.run(
-        collect(SOURCE, PROBES, timeout_s=30, clock_ms=lambda: 1, agent_version="t")
-    )
+    got = asyncio.run(collect(SOURCE, PROBES, timeout_s=30, clock_ms=lambda: 1, agent_version="t"))
     assert (got.snapshot.errors, got.snapshot.warnings) == ((), ())
     assert got.snapshot.boot is not None and len(got.snapshot.boot.crashes) == 2
