@@ -359,8 +359,9 @@ def summary(results: Results) -> None:
     opened = sum(len(v.host.expect & v.got) for v in results.verdicts)
     healthy = [v for v in results.verdicts if not v.host.expect]
     false_alarms = sum(len(v.got) for v in healthy)
+    must_not = plural(len(healthy), "host")
     print(f"  expected tickets opened: {opened} of {expected}; "
-          f"unexpected tickets on the {plural(len(healthy), 'host')} that must open none: {false_alarms}")  # fmt: skip
+          f"unexpected tickets on the {must_not} that must open none: {false_alarms}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
