@@ -20,7 +20,13 @@ import re
 
 from agent.specs import Command, File, Spec
 
-SW_VERS = Command("sw_vers", ("sw_vers",), 10.0)
+# Reused on a live host for their max_age (agent/sources.py CachingSource): `log show
+# --last boot` can take tens of seconds on a long uptime, kmutil one to three.
+MINUTE = 60.0
+HOUR = 60 * MINUTE
+PER_BOOT = 6 * HOUR  # fixed for the boot; re-read now and then all the same
+
+SW_VERS = Command("sw_vers", ("sw_vers",), 10.0, max_age=HOUR)
 
 # One sysctl(8) run for the inventory and the boot facts. `name: value` lines (no -n), so
 # the parser never depends on the order. An oid this kernel lacks is reported on stderr
@@ -42,13 +48,17 @@ SYSCTL = Command(
 # detail level is kept (not -detailLevel mini): mini drops serial numbers, which the
 # inventory wants (redaction hashes them before they leave the host).
 SYSTEM_PROFILER_HARDWARE = Command(
-    "system_profiler_hardware", ("system_profiler", "-json", "SPHardwareDataType"), 30.0
+    "system_profiler_hardware",
+    ("system_profiler", "-json", "SPHardwareDataType"),
+    30.0,
+    max_age=HOUR,
 )
 # SMART status "Verified" / "Failing" per physical drive lives in these three data types.
 SYSTEM_PROFILER_STORAGE = Command(
     "system_profiler_storage",
     ("system_profiler", "-json", "SPStorageDataType", "SPNVMeDataType", "SPSerialATADataType"),
     60.0,
+    max_age=10 * MINUTE,
 )
 # Wi-Fi: current network, "-61 dBm / -92 dBm" signal / noise.
 SYSTEM_PROFILER_AIRPORT = Command(
@@ -84,8 +94,8 @@ def sntp(server: str = DEFAULT_NTP_SERVER) -> Command:
 
 # kmutil(8) showloaded replaced kextstat(8) in macOS 11; kextstat still exists there (it runs
 # kmutil and prints the same table) and is the only one before 11, hence the fallback.
-KMUTIL_SHOWLOADED = Command("kmutil_showloaded", ("kmutil", "showloaded"), 60.0)
-KEXTSTAT = Command("kextstat", ("kextstat",), 60.0)
+KMUTIL_SHOWLOADED = Command("kmutil_showloaded", ("kmutil", "showloaded"), 60.0, max_age=HOUR)
+KEXTSTAT = Command("kextstat", ("kextstat",), 60.0, max_age=HOUR)
 
 # log(1): `--last boot` covers exactly the current boot, where the kernel logs the cause of
 # the previous shutdown a few seconds in (Intel Macs; the SMC's AppleSMC kext logs it).
@@ -98,6 +108,7 @@ LOG_SHUTDOWN_CAUSE = Command(
         *("--predicate", 'eventMessage CONTAINS "Previous shutdown cause"'),
     ),
     120.0,
+    max_age=PER_BOOT,
 )
 # Kernel (pid 0) disk trouble in the last hour: block I/O errors ("disk0s2: I/O error."),
 # the NVMe and AHCI drivers, APFS errors. Matched on the sender image (the kext), which is
@@ -129,6 +140,7 @@ PANIC_REPORTS = Command(
         *("-mtime", f"-{PANIC_MAX_AGE_DAYS}"),
     ),
     15.0,
+    max_age=10 * MINUTE,
 )
 PANIC_REPORT_PREFIX = "panic_report."
 

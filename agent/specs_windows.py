@@ -48,8 +48,27 @@ _PREFIX = (
 _JSON = "ConvertTo-Json -Depth 4 -Compress -InputObject"
 
 
+# Starting PowerShell costs a few hundred ms of CPU, so what changes rarely is reused on a
+# live host (agent/sources.py CachingSource): hardware and drivers for an hour, disk health,
+# problem devices and time sync for 10 minutes, the event logs for 2 (boot: 10). Volumes
+# and network state are read every cycle.
+MAX_AGE_S: dict[str, float] = {
+    "win_inventory": 3600.0,
+    "win_signed_drivers": 3600.0,
+    "win_physical_disks": 600.0,
+    "win_pnp_problem_devices": 600.0,
+    "win_dns_client": 300.0,
+    "win_w32tm": 600.0,
+    "win_events_boot": 600.0,
+    "win_events_disk": 120.0,
+    "win_events_network": 120.0,
+    "win_events_drivers": 120.0,
+}
+
+
 def powershell(name: str, script: str, timeout: float = 30.0) -> Command:
-    return Command(name, (*POWERSHELL, f"{_PREFIX}; {script}"), timeout)
+    argv = (*POWERSHELL, f"{_PREFIX}; {script}")
+    return Command(name, argv, timeout, max_age=MAX_AGE_S.get(name, 0.0))
 
 
 def _select(*props: str) -> str:
@@ -212,7 +231,12 @@ DNS_CLIENT = powershell(
 # w32tm prints localised text in the OEM code page; the parser reads values by position
 # and shape, never by label (agent/parsers/win_w32tm.py says why this and not stripchart).
 # https://learn.microsoft.com/windows-server/networking/windows-time-service/windows-time-service-tools-and-settings
-W32TM_STATUS = Command("win_w32tm", ("w32tm.exe", "/query", "/status", "/verbose"), 15.0)
+W32TM_STATUS = Command(
+    "win_w32tm",
+    ("w32tm.exe", "/query", "/status", "/verbose"),
+    15.0,
+    max_age=MAX_AGE_S["win_w32tm"],
+)
 
 # --- drivers: Win32_PnPEntity with a problem code, Win32_PnPSignedDriver --------------
 # https://learn.microsoft.com/windows/win32/cimwin32prov/win32-pnpentity
