@@ -174,6 +174,11 @@ RESOLVECTL = Command("resolvectl_status", ("resolvectl", "status", "--no-pager")
 NET_WIRELESS = File("net_wireless", "/proc/net/wireless")
 NET_ARP = File("net_arp", "/proc/net/arp")
 TIMEDATECTL = Command("timedatectl", ("timedatectl", "show"), 5.0, max_age=600.0)
+# systemd-timesyncd's server and offset (exit 1 where timesyncd is not running, e.g. with
+# chrony: optional).
+TIMESYNC_STATUS = Command(
+    "timedatectl_timesync", ("timedatectl", "timesync-status"), 5.0, max_age=600.0
+)
 CHRONYC = Command("chronyc_tracking", ("chronyc", "-c", "tracking"), 5.0, max_age=600.0)
 
 

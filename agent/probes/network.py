@@ -44,6 +44,7 @@ from agent.specs import (
     RESOLVECTL,
     SYSFS_NET,
     TIMEDATECTL,
+    TIMESYNC_STATUS,
     Spec,
     dns_checks,
     ping,
@@ -170,7 +171,10 @@ class NetworkProbe:
         if tracking is not None and tracking.known:
             return tracking
         if sync is not None:
-            return sync
+            # timedatectl show says whether the clock is synchronised; timesyncd's own
+            # status adds the server and the offset.
+            status = _optional(g, source, TIMESYNC_STATUS, timedatectl_show.parse_timesync_status)
+            return timedatectl_show.combine(sync, status)
         # Neither answered: say so, an unsynchronised clock is a finding in itself.
         return TimeSync(known=False, detail="neither timedatectl nor chronyc answered")
 

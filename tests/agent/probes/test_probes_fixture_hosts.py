@@ -300,3 +300,35 @@ def test_disk_mount_failures_are_partial_errors():
         ProbeError("disk", "timeout", "/srv/nfs: statvfs did not answer within 2 s"),
         ProbeError("disk", "unavailable", "diskstats: not captured"),
     )
+
+
+# --- time sync ------------------------------------------------------------------------
+
+LINUX_FIXTURES = HOSTS_DIR.parent / "linux"
+
+
+def test_time_sync_combines_timedatectl_with_timesyncd_status() -> None:
+    """timedatectl show (synchronised?) + timesync-status (server, offset): one record, from
+    real outputs of systemd 252's tools (tests/fixtures/linux/FIXTURES.md)."""
+    source = ScenarioSource(
+        "linux",
+        {
+            "timedatectl": (LINUX_FIXTURES / "timedatectl-show.ntp-active").read_text(),
+            "timedatectl_timesync": (
+                LINUX_FIXTURES / "timedatectl-timesync-status.synced"
+            ).read_text(),
+        },
+    )
+    sync = NetworkProbe().collect(source).time_sync
+    # The kernel's flag decides (NTPSynchronized=no on the VM these came from), even though
+    # timesyncd has a server and has measured an offset.
+    assert sync is not None and sync.known and not sync.synchronized
+    assert sync.server.startswith("192.0.2.123")
+    # timesyncd prints the correction to apply (-1.542 ms): the clock is 1.542 ms ahead.
+    assert sync.offset_ms == 1.542
+
+
+def test_time_sync_says_so_when_no_service_answers() -> None:
+    sync = NetworkProbe().collect(ScenarioSource("linux", {})).time_sync
+    assert sync is not None and not sync.known
+    assert "neither timedatectl nor chronyc" in sync.detail
