@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,3 +165,11 @@ def test_default_executor_is_shared_and_bounded():
     assert first._max_workers == runner.DEFAULT_WORKERS
     snapshot = _run([FakeProbe("good", _good)], None)
     assert snapshot.volumes == (VOLUME,)
+
+
+def test_probe_output_carries_every_snapshot_field() -> None:
+    """The runner merges ProbeOutput into Snapshot by field name: a field added to one and
+    not the other would be dropped without a word."""
+    out = {f.name for f in dataclasses.fields(ProbeOutput)} - {"events", "crashes"}
+    snap = {f.name for f in dataclasses.fields(Snapshot)} - {"taken_at_ms", "timings"}
+    assert out == snap
