@@ -21,12 +21,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
+
 import agent
 from agent import eventlog
 from agent.common.codec import Codec
 from agent.config import KNOWN_PROBES, AgentConfig
 from agent.derive import Deriver
-from agent.follow import CURSOR_NAME, Follower, kernel_log_reader
+from agent.follow import CURSOR_NAME, Follower, LogReader, kernel_log_reader
 from agent.parsers import ParseError, host_facts_json
 from agent.probes import PROBES
 from agent.probes.base import ProbeContext
@@ -251,27 +253,33 @@ class AgentRuntime:
         if woke:
             loop.call_soon_threadsafe(self.uplink.wake.set)
 
-    def _start_follower(self) -> None:
-        """Follow the kernel log when configured and possible; else say why, once per
-        snapshot, as a kernel_log ProbeError."""
+    def _open_kernel_log(self) -> LogReader | None:
+        """The kernel-log reader for this host, or None with the reason kept (reported as
+        a kernel_log ProbeError in every snapshot). Blocking (it may ask journalctl), so it
+        runs in a thread."""
         if not self.cfg.collect.follow_kernel_log or self.source.os != "linux":
-            return
-        live = self.live
+            return None
         try:
             boot_id = self.source.read(BOOT_ID).strip()
-            facts = host_facts_json.parse(self.source.read(HOST_FACTS))
-            reader = kernel_log_reader(
-                self.source,
-                self.spool.cursor(CURSOR_NAME),
-                boot_id,
-                facts.boot_time_unix * 1000,
-                live=live,
+            if self.live:
+                # Not host_facts: that call may wait for the one-time CPU inventory.
+                boot_time_ms = int(psutil.boot_time() * 1000)
+            else:
+                boot_time_ms = (
+                    host_facts_json.parse(self.source.read(HOST_FACTS)).boot_time_unix * 1000
+                )
+            return kernel_log_reader(
+                self.source, self.spool.cursor(CURSOR_NAME), boot_id, boot_time_ms, live=self.live
             )
         except Unavailable as exc:
             self.follower_unavailable = str(exc)
-            return
         except ParseError as exc:
             self.follower_unavailable = f"cannot tell the boot: {exc}"
+        return None
+
+    async def _start_follower(self) -> None:
+        reader = await asyncio.to_thread(self._open_kernel_log)
+        if reader is None:
             return
         loop = asyncio.get_running_loop()
         self.follower = Follower(
@@ -280,13 +288,17 @@ class AgentRuntime:
             redactor=self.redactor,
             wake=lambda: _wake(loop, self.uplink.wake),
         )
-        if live:
+        if self.live:
             self.follower.start()
         else:
             # A capture's kernel log is fixed: replay it now, before the first snapshot,
             # so a simulated host's events are spooled (and delivered by --once) in order.
-            self.follower.handle(reader.poll(0))
-            self.follower.flush()
+            await asyncio.to_thread(self._replay, self.follower, reader)
+
+    @staticmethod
+    def _replay(follower: Follower, reader: LogReader) -> None:
+        follower.handle(reader.poll(0))
+        follower.flush()
 
     async def _collect_loop(self) -> None:
         while not self.stop.is_set():
@@ -313,8 +325,8 @@ class AgentRuntime:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdiag-io")
         )
         uplink = asyncio.create_task(self.uplink.run(), name="uplink")
-        self._start_follower()
         try:
+            await self._start_follower()
             if once:
                 await self.collect_once()
                 return await self._delivered(once_timeout)
