@@ -192,7 +192,11 @@ class SourceReader:
             time.sleep(min(timeout, 0.05))
             return []
         boot_id, boot_ms, after = self._boot
-        records = kmsg.parse(self._source.read(KMSG_DUMP)).value
+        try:
+            text = self._source.read(KMSG_DUMP)
+        except Unavailable:
+            text = ""  # a capture made without the kernel log (dmesg_restrict, not root)
+        records = kmsg.parse(text).value
         self._entries = [
             Entry(f"{boot_id}:{r.seq}", boot_ms + r.usec // 1000, r.message, r.device)
             for r in records
@@ -225,17 +229,26 @@ def kmsg_after(cursor: str | None, boot_id: str) -> int:
     return -1
 
 
+def journal_cursor(cursor: str | None) -> str | None:
+    """The saved cursor if it is journald's ("s=...;i=...;b=..."), else None: a kmsg cursor
+    ("<boot id>:<seq>") given to --after-cursor makes journalctl fail for good. None starts
+    the journal reader at this boot's first entry."""
+    if cursor is not None and cursor.startswith("s=") and ";b=" in cursor:
+        return cursor
+    return None
+
+
 def kernel_log_reader(
     source: Source, cursor: str | None, boot_id: str, boot_time_ms: int, *, live: bool
 ) -> LogReader:
     """The best reader for this host; Unavailable says why there is none."""
     if not live:
         return SourceReader(source, boot_id, boot_time_ms, kmsg_after(cursor, boot_id))
-    journal_cursor = cursor if cursor and not cursor.startswith(boot_id + ":") else None
-    if shutil.which("journalctl") and _journal_has_kernel_entries():
-        if cursor and journal_cursor is None:
-            journal_cursor = None  # switched from kmsg: start at this boot
-        return JournalReader(journal_cursor)
+    # A kmsg cursor of this boot stays with kmsg: switching to the journal mid-boot would
+    # send this boot's events again. journald's cursors look like "s=...;i=...;b=...".
+    in_kmsg = kmsg_after(cursor, boot_id) >= 0
+    if not in_kmsg and shutil.which("journalctl") and _journal_has_kernel_entries():
+        return JournalReader(journal_cursor(cursor))
     try:
         return KmsgReader(boot_id, boot_time_ms, kmsg_after(cursor, boot_id))
     except PermissionError:
@@ -327,6 +340,7 @@ class Follower:
         self.cursor_name = cursor_name
         self.spooled = 0
         self.error: str = ""
+        self._drops: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rdiag-follow", daemon=True)
 
@@ -350,6 +364,7 @@ class Follower:
 
     _last_save = 0.0
     _unsaved: str | None = None
+    _overruns = 0
 
     def handle(self, entries: Iterable[Entry]) -> None:
         woke = False
@@ -359,10 +374,12 @@ class Follower:
                 self._unsaved = entry.cursor
                 continue
             if not self.bucket.allow(event.kind):
-                self.spool.count_drop(
-                    f"rate_limited:{event.kind}", cursor=(self.cursor_name, entry.cursor)
-                )
-                self._unsaved = None
+                # Counted in memory and written with the cursor every CURSOR_SAVE_S: a
+                # storm must not cost an fsync per line (a crash loses at most those
+                # seconds of counts, never an event).
+                reason = f"rate_limited:{event.kind}"
+                self._drops[reason] = self._drops.get(reason, 0) + 1
+                self._unsaved = entry.cursor
                 continue
             critical = event.severity >= Severity.ERROR
             priority = Priority.CRITICAL if critical else Priority.NORMAL
@@ -374,12 +391,22 @@ class Follower:
         if woke:
             self.wake()
         now = time.monotonic()
-        if self._unsaved is not None and now - self._last_save >= CURSOR_SAVE_S:
-            self.spool.save_cursor(self.cursor_name, self._unsaved)
-            self._unsaved = None
+        if now - self._last_save >= CURSOR_SAVE_S:
+            self.flush()
             self._last_save = now
 
     def flush(self) -> None:
-        if self._unsaved is not None:
-            self.spool.save_cursor(self.cursor_name, self._unsaved)
-            self._unsaved = None
+        """Write the pending cursor and drop counts, in one transaction."""
+        overruns = getattr(self.reader, "overruns", 0)
+        if overruns > self._overruns:
+            # /dev/kmsg overwrote records before they were read: lost, and counted.
+            self._drops["kmsg_overrun"] = (
+                self._drops.get("kmsg_overrun", 0) + overruns - self._overruns
+            )
+            self._overruns = overruns
+        if self._unsaved is None and not self._drops:
+            return
+        cursor = (self.cursor_name, self._unsaved) if self._unsaved is not None else None
+        self.spool.count_drops(self._drops, cursor=cursor)
+        self._unsaved = None
+        self._drops = {}

@@ -223,7 +223,7 @@ class CachingSource:
         now = self.clock()
         with self._lock:
             hit = self._cache.get(spec.name)
-        if hit is not None and now - hit[0] < spec.max_age:
+        if hit is not None and now - hit[0] < _max_age(spec, hit[1]):
             answer = hit[1]
         else:
             try:
@@ -237,6 +237,17 @@ class CachingSource:
         if isinstance(answer, Unavailable):
             raise Unavailable(answer.reason, answer.output, answer.exit_status)
         return answer
+
+
+# An "unavailable" answer is reused for at most this long: "Bootup is not yet finished"
+# from systemd-analyze, or journalctl before the journal is flushed, pass within minutes.
+UNAVAILABLE_MAX_AGE_S = 300.0
+
+
+def _max_age(spec: Command, answer: str | Unavailable) -> float:
+    if isinstance(answer, Unavailable):
+        return min(spec.max_age, UNAVAILABLE_MAX_AGE_S)
+    return spec.max_age
 
 
 class DirectorySource:

@@ -39,6 +39,24 @@ from agent.specs import (
     Spec,
 )
 
+# Without the journal's list of boots, a crash file up to this long before this boot is
+# taken as the previous boot's end.
+PREVIOUS_BOOT_WINDOW_MS = 24 * 3600 * 1000
+
+
+def _ended_previous_boot(crash: CrashReport, previous: BootEntry | None, boot_time: int) -> bool:
+    """Whether a crash report says the previous boot ended in a crash: the previous boot's
+    own kernel log, or a kernel crash dump written between that boot's start and this one.
+    Old dumps nobody deleted, and program crashes, say nothing about the last shutdown."""
+    if crash.source == "journal":
+        return True  # journalctl -b -1: the previous boot by construction
+    if crash.kind == "unknown" or not crash.time_ms:
+        return False
+    now_boot_ms = boot_time * 1000
+    since = previous.first_ms if previous else now_boot_ms - PREVIOUS_BOOT_WINDOW_MS
+    return since <= crash.time_ms <= now_boot_ms if now_boot_ms else crash.time_ms >= since
+
+
 # systemctl is-system-running: "maintenance" is the rescue or emergency target.
 EMERGENCY_STATES = frozenset({"maintenance", "emergency"})
 
@@ -98,11 +116,14 @@ class BootProbe:
             crashes=tuple(crashes),
             previous_boot_id=previous.boot_id if previous else "",
         )
-        if crashes and boot.previous_shutdown != "unclean":
-            # A kernel that panicked did not shut down cleanly, whatever the journal's
-            # last lines say (it may have none: the panic stopped it writing).
+        ended = [c for c in crashes if _ended_previous_boot(c, previous, boot_time)]
+        if ended and boot.previous_shutdown != "unclean":
+            # A kernel that crashed did not shut down cleanly, whatever the journal's last
+            # lines say (it may have none: the panic stopped it writing).
             boot = dataclasses.replace(
-                boot, previous_shutdown="unclean", previous_shutdown_detail="crash report"
+                boot,
+                previous_shutdown="unclean",
+                previous_shutdown_detail=f"crash report: {ended[0].title or ended[0].kind}",
             )
         return ProbeOutput(boot=boot, errors=g.errors, warnings=g.warnings)
 
@@ -134,6 +155,8 @@ class BootProbe:
         reports: list[CrashReport] = []
         for f in files:
             found = g.parse_text(f"{CRASH_DIRS.name}:{f.path}", f.text, kernel_crash.parse) or ()
+            if not found and f.path.endswith(".crash") and "KernelCrash" not in f.text:
+                continue  # an apport report of a program's crash, not the kernel's
             for c in found or (CrashReport(f.source, "unknown", title="crash dump"),):
                 reports.append(
                     dataclasses.replace(c, source=f.source, time_ms=f.time_ms, path=f.path)

@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,14 +232,23 @@ class Spool:
             ).fetchone()
         return str(row[0]) if row else None
 
-    def count_drop(self, reason: str, *, cursor: tuple[str, str] | None = None) -> None:
-        """Count a record that was never spooled (a rate limit), with its log position."""
+    def count_drops(
+        self, counts: Mapping[str, int], *, cursor: tuple[str, str] | None = None
+    ) -> None:
+        """Count records that were never spooled (a rate limit, a log overrun), with the
+        log position, in one transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            if cursor is not None:
-                self._write_cursor(*cursor)
-            self._count_drop(reason)
-            self._db.execute("COMMIT")
+            try:
+                if cursor is not None:
+                    self._write_cursor(*cursor)
+                for reason, n in counts.items():
+                    self._count_drop(reason, n)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def save_cursor(self, name: str, value: str) -> None:
         """Advance a log position past entries that gave no record."""

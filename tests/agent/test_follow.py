@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from agent.follow import (
     KmsgReader,
     SourceReader,
     TokenBucket,
+    journal_cursor,
     kmsg_after,
     to_event,
 )
@@ -213,3 +215,38 @@ def _drain(reader: KmsgReader) -> list[Entry]:
     while batch := reader.poll(0):
         out.extend(batch)
     return out
+
+
+def test_only_a_journald_cursor_is_given_to_journalctl() -> None:
+    journald = "s=0f1e2d;i=1a2b;b=20b1fc2b236e42888418d8fd4483deb8;m=3c4d;t=5e6f;x=7a8b"
+    assert journal_cursor(journald) == journald
+    # A kmsg cursor from an earlier boot would make `journalctl --after-cursor` fail for good.
+    assert journal_cursor("20b1fc2b-236e-4288-8418-d8fd4483deb8:4711") is None
+    assert journal_cursor(None) is None
+
+
+def test_a_capture_without_a_kernel_log_replays_as_an_empty_one() -> None:
+    assert SourceReader(ScenarioSource("linux", {}), "b", 0, -1).poll(0) == []
+
+
+def test_drops_are_written_in_one_transaction_per_save(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    follower = Follower(
+        SourceReader(ScenarioSource("linux", {}), "b", 0, -1),
+        spool=spool,
+        redactor=Redactor(),
+        wake=lambda: None,
+        bucket=TokenBucket(burst=1, per_s=600),
+    )
+    writes: list[int] = []
+    original = spool.count_drops
+
+    def counting(counts: Mapping[str, int], *, cursor: tuple[str, str] | None = None) -> None:
+        writes.append(sum(counts.values()))
+        original(counts, cursor=cursor)
+
+    spool.count_drops = counting  # type: ignore[method-assign]
+    follower.handle([Entry(f"b:{i}", i, IO_ERROR.format(dev="sdb", sector=i)) for i in range(500)])
+    follower.flush()
+    assert writes == [499]  # not one synced write per dropped line
+    assert spool.cursor(CURSOR_NAME) == "b:499"

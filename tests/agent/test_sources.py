@@ -309,3 +309,16 @@ def test_caching_source_keeps_unavailable_but_not_timeouts() -> None:
         source.read(slow)
     assert source.read(slow) == "ok"  # a timeout is asked again
     assert inner.reads == ["prev", "slow", "slow"]
+
+
+def test_caching_source_asks_again_after_a_few_minutes_when_unavailable() -> None:
+    analyze = Command("analyze", ("systemd-analyze", "time"), max_age=6 * 3600.0)
+    inner = _Counting(
+        {"analyze": [Unavailable("Bootup is not yet finished", "", 1), "Startup finished in 7s"]}
+    )
+    now = [0.0]
+    source = CachingSource(inner, clock=lambda: now[0])
+    with pytest.raises(Unavailable):
+        source.read(analyze)
+    now[0] = 301.0  # not six hours: a boot still in progress finishes within minutes
+    assert source.read(analyze) == "Startup finished in 7s"

@@ -332,3 +332,53 @@ def test_time_sync_says_so_when_no_service_answers() -> None:
     sync = NetworkProbe().collect(ScenarioSource("linux", {})).time_sync
     assert sync is not None and not sync.known
     assert "neither timedatectl nor chronyc" in sync.detail
+
+
+# --- boot: which crash files speak for the previous shutdown ---------------------------
+
+
+def _crash_dirs(*files: dict[str, object]) -> str:
+    dirs = [{"source": "var_crash", "root": "/var/crash", "present": True, "error": "",
+             "files": list(files)}]  # fmt: skip
+    return json.dumps({"time_ms": 1796154449803, "text_limit": 65536, "dirs": dirs})
+
+
+PANIC_TEXT = (
+    "[  100.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+    "[  100.000100] RIP: 0010:iwl_mvm_rx_tx_cmd+0x1d/0x4f0 [iwlmvm]\n"
+    "[  100.000200] Kernel panic - not syncing: Fatal exception\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("file", "expected"),
+    [
+        # An apport report of a program crash: not the kernel's, not the shutdown's.
+        ({"path": "/var/crash/_usr_bin_gedit.1000.crash", "name": "_usr_bin_gedit.1000.crash",
+          "size": 10, "mtime_ms": 1796150000000, "text": "ProblemType: Crash\n",
+          "truncated": False}, "clean"),
+        # A kernel dump from 2020 nobody deleted.
+        ({"path": "/var/crash/202001010000/dmesg.202001010000", "name": "dmesg.202001010000",
+          "size": 300, "mtime_ms": 1577836800000, "text": PANIC_TEXT, "truncated": False},
+         "clean"),
+        # A kernel dump written during the previous boot (after its first journal entry).
+        ({"path": "/var/crash/202612011830/dmesg.202612011830", "name": "dmesg.202612011830",
+          "size": 300, "mtime_ms": 1796149855000, "text": PANIC_TEXT, "truncated": False},
+         "unclean"),
+    ],
+)  # fmt: skip
+def test_only_a_kernel_crash_of_the_previous_boot_makes_it_unclean(
+    file: dict[str, object], expected: str
+) -> None:
+    facts = json.dumps({"hostname": "ws", "boot_time": 1796152201, "kernel": "6.1", "arch": "x"})
+    source = ScenarioSource(
+        "linux",
+        {
+            "host_facts": facts,
+            "journal_previous_tail": (LINUX_FIXTURES / "journal-tail.clean.json").read_text(),
+            "crash_dirs": _crash_dirs(file),
+        },
+    )
+    boot = BootProbe().collect(source).boot
+    assert boot is not None
+    assert boot.previous_shutdown == expected, boot.previous_shutdown_detail
