@@ -15,6 +15,7 @@ import contextlib
 import json
 import os as _os
 import platform
+import selectors
 import signal
 import socket
 import subprocess
@@ -134,7 +135,17 @@ class LiveSource:
             raise Unavailable(f"{exe}: {exc.strerror or exc}") from None
         with proc:  # closes the pipes and reaps the child on every path
             try:
-                out, err = proc.communicate(timeout=spec.timeout)
+                if sys.platform == "win32":
+                    out, err = proc.communicate(timeout=spec.timeout)
+                else:
+                    out, err = _read_capped_output(proc, spec.timeout, self.max_bytes)
+            except _TooMuchOutput:
+                _kill(proc)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.communicate(timeout=2.0)
+                raise Unavailable(
+                    f"{exe}: output larger than {self.max_bytes} bytes (killed)"
+                ) from None
             except subprocess.TimeoutExpired:
                 _kill(proc)
                 # A grandchild that left the group may still hold the pipe: `with` closes it.
@@ -165,6 +176,47 @@ class LiveSource:
             return func(*spec.args)
         except (OSError, psutil.Error) as exc:
             raise Unavailable(f"{spec.func_name}: {type(exc).__name__}: {exc}") from None
+
+
+class _TooMuchOutput(Exception):
+    pass
+
+
+STDERR_KEEP = 64 * 1024  # only its last line is ever shown
+
+
+def _read_capped_output(
+    proc: subprocess.Popen[bytes], timeout: float, limit: int
+) -> tuple[bytes, bytes]:
+    """communicate(), but a command that prints more than `limit` bytes is stopped at the
+    limit instead of being buffered whole (a journal of a boot full of I/O errors can be
+    tens of MB; the agent must not hold it). POSIX pipes only."""
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in sel.select(remaining):
+                data = _os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                buf: bytearray = key.data
+                buf += data
+                if buf is out and len(out) > limit:
+                    raise _TooMuchOutput
+                if buf is err and len(err) > STDERR_KEEP:
+                    del err[: len(err) - STDERR_KEEP]
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    proc.wait(remaining)
+    return bytes(out), bytes(err)
 
 
 def _read_capped(f: BinaryIO, limit: int) -> bytes:

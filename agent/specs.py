@@ -230,7 +230,12 @@ PREVIOUS_BOOT_TAIL = Command(
 # WARN() is, with the RIP and call-trace lines that name the function (level 4).
 PREVIOUS_BOOT_KERNEL = Command(
     "journal_previous_kernel",
-    ("journalctl", "-b", "-1", "-k", "-p", "0..4", "-o", "short-monotonic", "--no-pager"),
+    # The last 2,000 lines: a crash is at the end, and a boot that logged I/O errors for
+    # hours has hundreds of thousands.
+    (
+        *("journalctl", "-b", "-1", "-k", "-p", "0..4", "-n", "2000"),
+        *("-o", "short-monotonic", "--no-pager"),
+    ),
     10.0,
     max_age=BOOT,
 )

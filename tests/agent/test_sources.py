@@ -322,3 +322,18 @@ def test_caching_source_asks_again_after_a_few_minutes_when_unavailable() -> Non
         source.read(analyze)
     now[0] = 301.0  # not six hours: a boot still in progress finishes within minutes
     assert source.read(analyze) == "Startup finished in 7s"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_a_command_printing_too_much_is_stopped_at_the_limit() -> None:
+    """Not buffered whole then refused: the agent never holds more than the limit."""
+    flood = Command(
+        "flood",
+        (sys.executable, "-c", "import sys\nwhile True: sys.stdout.write('x' * 65536)"),
+        20.0,
+    )
+    source = LiveSource(max_bytes=1024 * 1024)
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="output larger than 1048576 bytes"):
+        source.read(flood)
+    assert time.monotonic() - started < 10  # killed at the limit, not at the timeout
