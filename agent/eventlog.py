@@ -13,6 +13,7 @@ two events neither repeats nor loses one.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 
 from agent.parsers import win_events_json
@@ -47,14 +48,25 @@ def fresh(events: tuple[Event, ...], saved: str | None) -> Iterator[tuple[Event,
     for event in new:
         state = win_events_json.cursor_after((event,), state)
         yield event, _dump(state)
-    # No RecordId: by time, per source.
+    # No RecordId: by time, per source. Several events can share the newest millisecond
+    # (a burst of I/O errors), so the cursor also keeps a hash of each event sent at it.
     for event in sorted(
         (e for e in events if "record_id" not in e.fields), key=lambda e: e.time_ms
     ):
         key = f"time:{event.source}"
-        if event.time_ms > state.get(key, 0):
-            state = {**state, key: event.time_ms}
-            yield event, _dump(state)
+        newest = state.get(key, 0)
+        seen_key = f"seen:{event.source}:{_digest(event)}"
+        if event.time_ms < newest or (event.time_ms == newest and seen_key in state):
+            continue
+        if event.time_ms > newest:
+            prefix = f"seen:{event.source}:"
+            state = {k: v for k, v in state.items() if not k.startswith(prefix)}
+        state = {**state, key: event.time_ms, seen_key: event.time_ms}
+        yield event, _dump(state)
+
+
+def _digest(event: Event) -> int:
+    return zlib.crc32(f"{event.kind}\0{event.message}".encode())
 
 
 def _rid(event: Event) -> int:

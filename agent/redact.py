@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from agent.common.shape import Kind, shape
 from agent.records import (
     CrashReport,
+    Device,
     DnsCheck,
     DnsConfig,
     Event,
@@ -71,13 +72,24 @@ _TOKENS = (
     re.compile(r"(?P<keep>://[^/\s:@]+:)(?P<secret>[^/\s@]+)(?=@)"),  # user:password@host
     re.compile(r"(?P<keep>)(?P<secret>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"),
     re.compile(r"(?P<keep>)(?P<secret>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)"),
-    # 32+ characters mixing upper, lower case and digits: base64/base62 keys. Hex
-    # (kernel addresses, UUIDs, hashes) has no upper+lower mix and is left alone.
-    re.compile(
-        r"(?P<keep>)(?P<secret>\b(?=[A-Za-z0-9+/_-]*[a-z])(?=[A-Za-z0-9+/_-]*[A-Z])"
-        r"(?=[A-Za-z0-9+/_-]*[0-9])[A-Za-z0-9+/_-]{32,}={0,2})"
-    ),
 )
+# 32+ characters mixing upper, lower case and digits: base64/base62 keys. Hex (kernel
+# addresses, UUIDs, hashes) has no upper+lower mix and is left alone. One pass over each
+# run and a check in Python: lookaheads inside the pattern made long runs of "a/a/a/..."
+# quadratic (seconds for a 40 KB line).
+_RANDOM_RUN = re.compile(r"\b[A-Za-z0-9+/_-]{32,}={0,2}")
+
+
+def _random_sub(m: re.Match[str]) -> str:
+    run = m.group(0)
+    mixed = (
+        any(c.islower() for c in run)
+        and any(c.isupper() for c in run)
+        and any(c.isdigit() for c in run)
+    )
+    return "<redacted>" if mixed else run
+
+
 _IPV4 = re.compile(
     r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])"
 )
@@ -142,6 +154,7 @@ class Redactor:
         if self.policy.tokens and value:
             for pattern in _TOKENS:
                 value = pattern.sub(r"\g<keep><redacted>", value)
+            value = _RANDOM_RUN.sub(_random_sub, value)
         return self.text(value)
 
     def token(self, value: str, kind: str) -> str:
@@ -179,7 +192,7 @@ class Redactor:
         for f in shape(cls):
             value = getattr(record, f.name)
             rule = special.get(f.name)
-            if f.name in _IDENTIFIERS:
+            if rule is None and f.name in _IDENTIFIERS:
                 continue
             new: object
             if rule is not None:
@@ -236,8 +249,19 @@ def _ip(r: Redactor, v: str) -> str:
     return r.ip(v)
 
 
+def _device_id(r: Redactor, v: str) -> str:
+    """A Windows USB instance id ends in the device's serial number
+    (USBSTOR\\DISK&VEN_SANDISK&PROD_ULTRA\\4C530001230101115283&0): hashed with the serials."""
+    head, sep, tail = v.rpartition("\\")
+    if not sep or not r.policy.hash_serials or not head.upper().startswith(("USB", "USBSTOR")):
+        return v
+    serial, amp, suffix = tail.partition("&")
+    return f"{head}\\{r.serial(serial)}{amp}{suffix}"
+
+
 _SPECIAL: Mapping[type, Mapping[str, _Rule]] = {
     SmartDevice: {"serial": _serial},
+    Device: {"id": _device_id},
     InventoryDisk: {"serial": _serial},
     NetInterface: {"addresses": _ip},
     Route: {"gateway": _ip},

@@ -6,6 +6,7 @@ import pytest
 
 from agent.records import (
     CrashReport,
+    Device,
     DnsConfig,
     Event,
     NetInterface,
@@ -152,3 +153,13 @@ def test_an_unchanged_record_is_returned_as_is() -> None:
 def test_extra_patterns_and_switches() -> None:
     custom = Redactor(RedactionPolicy(user_paths=False, emails=False, patterns=(r"ACME-\d+",)))
     assert custom.text("/home/jdoe a@b.example ACME-1234") == "/home/jdoe a@b.example <redacted>"
+
+
+def test_usb_instance_ids_lose_their_serial_with_the_serials() -> None:
+    usb = Device(r"USBSTOR\DISK&VEN_SANDISK&PROD_ULTRA\4C530001230101115283&0", bus="pnp")
+    hashed = HASHING.record(usb).id
+    assert "4C530001230101115283" not in hashed
+    assert hashed.startswith("USBSTOR\\DISK&VEN_SANDISK&PROD_ULTRA\\h:") and hashed.endswith("&0")
+    pci = Device(r"PCI\VEN_8086&DEV_15F3\3&11583659&0&E8")  # no serial: a bus location
+    assert HASHING.record(pci).id == pci.id
+    assert DEFAULT.record(usb).id == usb.id  # hashing is off by default
