@@ -28,6 +28,7 @@ import contextlib
 import errno
 import logging
 import os
+import random
 import select
 import shutil
 import subprocess
@@ -50,6 +51,8 @@ log = logging.getLogger("rdiag.agent.follow")
 
 CURSOR_NAME = "kernel"
 CURSOR_SAVE_S = 5.0
+RETRY_INITIAL_S = 1.0
+RETRY_MAX_S = 300.0
 POLL_S = 1.0
 MAX_ENTRY_CHARS = 2000  # one log line; longer ones are cut (a hex dump is no evidence)
 
@@ -331,8 +334,12 @@ class Follower:
         wake: Callable[[], None],
         bucket: TokenBucket | None = None,
         cursor_name: str = CURSOR_NAME,
+        reopen: Callable[[str | None], LogReader] | None = None,
     ) -> None:
         self.reader = reader
+        # Given the saved cursor, a new reader after a failure (journalctl exited, a
+        # transient SQLite error): the follower retries with backoff instead of ending.
+        self.reopen = reopen
         self.spool = spool
         self.redactor = redactor
         self.wake = wake
@@ -353,14 +360,32 @@ class Follower:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        delay = RETRY_INITIAL_S
         try:
             while not self._stop.is_set():
-                self.handle(self.reader.poll(POLL_S))
-        except Exception as exc:  # the follower must never take the agent down
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("kernel log follower stopped")
+                try:
+                    self.handle(self.reader.poll(POLL_S))
+                    self.error, delay = "", RETRY_INITIAL_S
+                except Exception as exc:  # the follower must never take the agent down
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    log.warning("kernel log follower failed", extra={"error": self.error})
+                    if self.reopen is None:
+                        return
+                    # Jittered so a fleet whose journald restarted does not retry in step.
+                    if self._stop.wait(delay * random.uniform(0.8, 1.2)):
+                        return
+                    delay = min(delay * 2, RETRY_MAX_S)
+                    self._reopen()
         finally:
             self.reader.close()
+
+    def _reopen(self) -> None:
+        assert self.reopen is not None
+        self.reader.close()
+        try:
+            self.reader = self.reopen(self.spool.cursor(self.cursor_name))
+        except Exception as exc:  # keep the old (closed) reader; the next poll fails again
+            self.error = f"{type(exc).__name__}: {exc}"
 
     _last_save = 0.0
     _unsaved: str | None = None

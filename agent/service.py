@@ -277,6 +277,13 @@ class AgentRuntime:
             self.follower_unavailable = f"cannot tell the boot: {exc}"
         return None
 
+    def _reader_opener(self, first: LogReader) -> Callable[[str | None], LogReader] | None:
+        if not self.live:
+            return None
+        boot_id = getattr(first, "boot_id", "") or self.source.read(BOOT_ID).strip()
+        boot_ms = int(psutil.boot_time() * 1000)
+        return lambda cursor: kernel_log_reader(self.source, cursor, boot_id, boot_ms, live=True)
+
     async def _start_follower(self) -> None:
         reader = await asyncio.to_thread(self._open_kernel_log)
         if reader is None:
@@ -287,6 +294,7 @@ class AgentRuntime:
             spool=self.spool,
             redactor=self.redactor,
             wake=lambda: _wake(loop, self.uplink.wake),
+            reopen=self._reader_opener(reader),
         )
         if self.live:
             self.follower.start()

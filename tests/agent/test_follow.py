@@ -250,3 +250,33 @@ def test_drops_are_written_in_one_transaction_per_save(tmp_path: Path) -> None:
     follower.flush()
     assert writes == [499]  # not one synced write per dropped line
     assert spool.cursor(CURSOR_NAME) == "b:499"
+
+
+class _Broken:
+    name = "broken"
+
+    def poll(self, timeout: float) -> list[Entry]:
+        raise OSError("journalctl exited with status 1")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failing_reader_is_reopened_from_the_saved_cursor(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    source = ScenarioSource("linux", {"kmsg": _dump([IO_ERROR.format(dev="sdb", sector=7)])})
+    asked: list[str | None] = []
+
+    def reopen(cursor: str | None) -> SourceReader:
+        asked.append(cursor)
+        return SourceReader(source, "b", 0, kmsg_after(cursor, "b"))
+
+    follower = Follower(
+        _Broken(), spool=spool, redactor=Redactor(), wake=lambda: None, reopen=reopen
+    )
+    follower.start()
+    got = _wait(spool, 1, timeout=10)
+    follower.stop()
+    assert [e.fields["sector"] for e in got] == ["7"]
+    assert asked == [None]  # reopened once, from the (empty) saved cursor
+    assert follower.error == ""  # recovered
