@@ -33,9 +33,10 @@ edac (Documentation/ABI/testing/sysfs-devices-edac):
        "dimms": [{"dimm": "dimm0", "label": "CPU_SrcID#0_MC#0_Chan#0_DIMM#0",
                   "ce_count": 3, "ue_count": 0}]}]}
 
-parse_edac() returns one "driver.edac" Event per controller with errors (the counts are
-since boot): CRITICAL for uncorrected errors, WARNING for 10 or more corrected, INFO for
-fewer (DRV-12 in the failure-signature catalogue). A controller without errors gives none.
+parse_edac_devices() returns every controller as a Device (bus "edac") with its corrected
+and uncorrected counts since boot: counters, not events, so the same errors are not
+reported again each cycle; the collector sees their growth (DRV-12 in the failure-signature
+catalogue). The kernel's own EDAC log lines still arrive as events from the follower.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 
 from agent.parsers import Parsed, ParseError, Warnings
 from agent.parsers._json import JsonObject, get_list, load_object
-from agent.records import Device, Event, Severity
+from agent.records import Device
 
 # PCI base class (bits 23-16 of `class`), from the PCI Code and ID Assignment spec.
 CLASS_NAMES = {
@@ -74,7 +75,6 @@ CLASS_NAMES = {
 }
 NEEDS_DRIVER = frozenset({0x01, 0x02, 0x03, 0x04, 0x0D, 0x12})
 USB_CONTROLLER = 0x0C03  # base class 0x0c serial bus, subclass 0x03 USB
-EDAC_CE_WARNING = 10
 
 _AER_LINE = re.compile(r"(\w+)\s+(\d+)")
 
@@ -161,38 +161,6 @@ def parse_aer(text: str) -> Parsed[tuple[AerCounters, ...]]:
         )
     ]
     return Parsed.of(tuple(found), warnings)
-
-
-def parse_edac(text: str) -> Parsed[tuple[Event, ...]]:
-    doc = load_object(text, "edac")
-    if "controllers" not in doc:
-        raise ParseError("edac: missing key 'controllers'")
-    warnings = Warnings()
-    time_ms = doc.get("time_ms")
-    time_ms = time_ms if isinstance(time_ms, int) and not isinstance(time_ms, bool) else 0
-    events: list[Event] = []
-    for i, mc in enumerate(get_list(doc, "controllers")):
-        if not isinstance(mc, dict) or not isinstance(mc.get("mc"), str):
-            warnings.add(f"controllers[{i}]: not an object with 'mc'")
-            continue
-        ce, ue = _count(mc, "ce_count"), _count(mc, "ue_count")
-        if not ce and not ue:
-            continue
-        severity = (
-            Severity.CRITICAL
-            if ue
-            else Severity.WARNING
-            if ce >= EDAC_CE_WARNING
-            else Severity.INFO
-        )
-        fields = {"mc": mc["mc"], "ce_count": str(ce), "ue_count": str(ue)}
-        if isinstance(mc.get("mc_name"), str):
-            fields["mc_name"] = mc["mc_name"]
-        if dimms := _failing_dimms(mc):
-            fields["dimms"] = dimms
-        message = f"EDAC {mc['mc']}: {ce} corrected, {ue} uncorrected memory errors since boot"
-        events.append(Event(time_ms, "kernel", "driver.edac", severity, message, fields))
-    return Parsed.of(tuple(events), warnings)
 
 
 def _entries(text: str, warnings: Warnings) -> list[tuple[JsonObject, str]]:

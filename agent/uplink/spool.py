@@ -250,11 +250,6 @@ class Spool:
                     self._db.execute("ROLLBACK")
                 raise
 
-    def save_cursor(self, name: str, value: str) -> None:
-        """Advance a log position past entries that gave no record."""
-        with self._lock:
-            self._write_cursor(name, value)
-
     def _recount(self) -> None:
         row = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM records").fetchone()
         self._count, self._bytes = int(row[0]), int(row[1])

@@ -184,7 +184,7 @@ def test_live_kmsg_follow_then_restart(tmp_path: Path) -> None:
     existing = _drain(start)
     start.close()
     last_seq = int(existing[-1].cursor.rpartition(":")[2]) if existing else -1
-    spool.save_cursor(CURSOR_NAME, f"{boot_id}:{last_seq}")
+    spool.count_drops({}, cursor=(CURSOR_NAME, f"{boot_id}:{last_seq}"))
 
     def follower() -> Follower:
         after = kmsg_after(spool.cursor(CURSOR_NAME), boot_id)

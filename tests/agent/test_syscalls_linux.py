@@ -87,8 +87,9 @@ def test_edac_counts_on_a_fake_tree(tmp_path: Path) -> None:
     ]
     assert (second["mc"], second["ce_count"], second["dimms"]) == ("mc1", None, [])
     assert isinstance(doc["time_ms"], int) and doc["time_ms"] > 0
-    (event,) = sysfs_devices_json.parse_edac(json.dumps(doc)).value
-    assert event.fields["dimms"] == "CPU_SrcID#0_MC#0_Chan#0_DIMM#0: 4 CE, 0 UE"
+    edac0, edac1 = sysfs_devices_json.parse_edac_devices(json.dumps(doc)).value
+    assert edac0.problem == "memory errors on CPU_SrcID#0_MC#0_Chan#0_DIMM#0: 4 CE, 0 UE"
+    assert (edac0.corrected_errors, edac1.corrected_errors) == (4, 0)
 
 
 def test_crash_dirs_on_fake_trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,4 +170,4 @@ def test_real_crash_dirs_and_edac_of_this_machine() -> None:
     except OSError:
         assert not os.path.isdir(syscalls_linux.SYS_EDAC_MC)
     else:
-        sysfs_devices_json.parse_edac(text)
+        sysfs_devices_json.parse_edac_devices(text)

@@ -4,7 +4,7 @@ import pytest
 
 from agent.parsers import ParseError, sysfs_devices_json
 from agent.parsers.sysfs_devices_json import AerCounters
-from agent.records import Device, Severity
+from agent.records import Device
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "linux"
 
@@ -66,30 +66,27 @@ def test_not_the_pci_devices_call(text: str) -> None:
         sysfs_devices_json.parse(text)
 
 
-def test_edac_events_by_severity() -> None:
-    parsed = sysfs_devices_json.parse_edac(_read("edac.server.json"))
-    mc0, mc2 = parsed.value
-    assert (mc0.kind, mc0.source, mc0.time_ms) == ("driver.edac", "kernel", 1717398000000)
-    assert mc0.severity == Severity.WARNING  # 14 corrected errors since boot
-    assert dict(mc0.fields) == {
-        "mc": "mc0",
-        "ce_count": "14",
-        "ue_count": "0",
-        "mc_name": "Skylake Socket#0 IMC#0",
-        "dimms": "CPU_SrcID#0_MC#0_Chan#0_DIMM#0: 14 CE, 0 UE",
-    }
-    assert mc2.severity == Severity.CRITICAL
-    assert mc2.fields["ue_count"] == "1"
+def test_edac_controllers_are_devices_with_their_counts() -> None:
+    parsed = sysfs_devices_json.parse_edac_devices(_read("edac.server.json"))
+    by_id = {d.id: d for d in parsed.value}
+    mc0 = by_id["edac/mc0"]
+    assert (mc0.bus, mc0.name, mc0.corrected_errors, mc0.uncorrected_errors) == (
+        "edac",
+        "Skylake Socket#0 IMC#0",
+        14,
+        0,
+    )
+    assert mc0.problem == "memory errors on CPU_SrcID#0_MC#0_Chan#0_DIMM#0: 14 CE, 0 UE"
+    assert by_id["edac/mc2"].uncorrected_errors == 1
     assert parsed.warnings == 0
 
 
-def test_edac_few_corrected_errors_are_info_and_none_is_nothing() -> None:
-    text = (
-        '{"time_ms": 5, "controllers": '
-        '[{"mc": "mc0", "ce_count": 1, "ue_count": 0}, {"mc": "mc1"}]}'
-    )
-    (event,) = sysfs_devices_json.parse_edac(text).value
-    assert event.severity == Severity.INFO
-    assert sysfs_devices_json.parse_edac('{"controllers": []}').value == ()
+def test_edac_without_errors_and_garbage() -> None:
+    text = '{"time_ms": 5, "controllers": [{"mc": "mc0", "ce_count": 0, "ue_count": 0}, 7]}'
+    parsed = sysfs_devices_json.parse_edac_devices(text)
+    ((mc0), *_) = parsed.value
+    assert (mc0.corrected_errors, mc0.uncorrected_errors, mc0.problem) == (0, 0, "")
+    assert parsed.warnings == 1
+    assert sysfs_devices_json.parse_edac_devices('{"controllers": []}').value == ()
     with pytest.raises(ParseError):
-        sysfs_devices_json.parse_edac('{"mc": []}')
+        sysfs_devices_json.parse_edac_devices('{"mc": []}')

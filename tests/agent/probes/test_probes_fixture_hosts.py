@@ -382,3 +382,37 @@ def test_only_a_kernel_crash_of_the_previous_boot_makes_it_unclean(
     boot = BootProbe().collect(source).boot
     assert boot is not None
     assert boot.previous_shutdown == expected, boot.previous_shutdown_detail
+
+
+def test_old_smartctl_without_json_falls_back_to_text() -> None:
+    """smartctl before 7.0 rejects --json (exit 1, "UNRECOGNIZED OPTION: json"): the probe
+    scans and reads in text, with the text parser, on a real smartctl 5.40 report."""
+    rejected = (
+        "smartctl 5.40 2010-10-16 r3189 [x86_64-unknown-linux-gnu] (local build)\n"
+        "=======> UNRECOGNIZED OPTION: json\n"
+    )
+    report = (HOSTS_DIR.parent / "smart" / "ata_hd204ui_failing_now_a_smartctl540.txt").read_text()
+    source = ScenarioSource(
+        "linux",
+        {
+            "smartctl_scan": Unavailable("smartctl exited with status 1", rejected, 1),
+            "smartctl_scan_text": "/dev/sda -d ata # /dev/sda, ATA device\n",
+            "smartctl_x.sda.txt": report,
+        },
+    )
+    output = SmartProbe().collect(source)
+    assert output.errors == ()
+    (device,) = output.smart
+    assert (device.device, device.protocol, device.model) == ("/dev/sda", "ATA", "SAMSUNG HD204UI")
+    assert device.failed
+    assert any(a.when_failed == "FAILING_NOW" for a in device.attributes)
+
+
+def test_a_smartctl_that_fails_otherwise_does_not_fall_back() -> None:
+    source = ScenarioSource(
+        "linux", {"smartctl_scan": Unavailable("smartctl exited with status 2", "", 2)}
+    )
+    output = SmartProbe().collect(source)
+    assert [(e.kind, e.message) for e in output.errors] == [
+        ("unavailable", "smartctl exited with status 2")
+    ]
