@@ -40,7 +40,7 @@ from typing import Protocol
 
 from agent.parsers import ParseError, journal_json, kmsg
 from agent.parsers.kernel_log import classify
-from agent.records import Event, Priority, Severity
+from agent.records import Event, Priority
 from agent.redact import Redactor
 from agent.sources import Source, Unavailable
 from agent.specs import KMSG_DUMP
@@ -406,13 +406,12 @@ class Follower:
                 self._drops[reason] = self._drops.get(reason, 0) + 1
                 self._unsaved = entry.cursor
                 continue
-            critical = event.severity >= Severity.ERROR
-            priority = Priority.CRITICAL if critical else Priority.NORMAL
+            priority = event.priority
             body = encode_body(self.redactor.record(event), priority)
             self.spool.append(priority, "event", body, cursor=(self.cursor_name, entry.cursor))
             self._unsaved = None
             self.spooled += 1
-            woke = woke or critical
+            woke = woke or priority is Priority.CRITICAL
         if woke:
             self.wake()
         now = time.monotonic()

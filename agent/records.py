@@ -376,6 +376,11 @@ class Event:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", _frozen_map(self.fields))
 
+    @property
+    def priority(self) -> Priority:
+        """Errors and worse are spooled CRITICAL (sent at once, dropped last)."""
+        return Priority.CRITICAL if self.severity >= Severity.ERROR else Priority.NORMAL
+
 
 @dataclass(frozen=True, slots=True)
 class AgentStats:

@@ -32,7 +32,7 @@ from agent.follow import CURSOR_NAME, Follower, LogReader, kernel_log_reader
 from agent.parsers import ParseError, host_facts_json
 from agent.probes import PROBES
 from agent.probes.base import ProbeContext
-from agent.records import AgentStats, Event, HostInventory, Priority, ProbeError, Severity, Snapshot
+from agent.records import AgentStats, Event, HostInventory, Priority, ProbeError, Snapshot
 from agent.redact import Redactor
 from agent.runner import collect
 from agent.sources import CachingSource, LiveSource, Source, Unavailable
@@ -245,11 +245,10 @@ class AgentRuntime:
         name = eventlog.cursor_name(probe)
         woke = False
         for event, cursor in eventlog.fresh(events, self.spool.cursor(name)):
-            critical = event.severity >= Severity.ERROR
-            priority = Priority.CRITICAL if critical else Priority.NORMAL
+            priority = event.priority
             body = encode_body(self.redactor.record(event), priority)
             self.spool.append(priority, "event", body, cursor=(name, cursor))
-            woke = woke or critical
+            woke = woke or priority is Priority.CRITICAL
         if woke:
             loop.call_soon_threadsafe(self.uplink.wake.set)
 

@@ -137,6 +137,23 @@ class Gather:
             return None
         return self.parse_text(spec.name, text, parser)
 
+    def optional(self, source: Source, spec: Spec) -> str | None:
+        """A spec whose absence is normal (no Wi-Fi, no md driver, no persistent journal):
+        None, and no error. A timeout is still one."""
+        try:
+            return source.read(spec)
+        except SourceTimeout as exc:
+            self.error("timeout", f"{spec.name}: {exc}")
+        except Unavailable:
+            pass
+        return None
+
+    def parse_optional(
+        self, source: Source, spec: Spec, parser: Callable[[str], Parsed[T]]
+    ) -> T | None:
+        text = self.optional(source, spec)
+        return None if text is None else self.parse_text(spec.name, text, parser)
+
     def parse_text(self, name: str, text: str, parser: Callable[[str], Parsed[T]]) -> T | None:
         try:
             parsed = parser(text)

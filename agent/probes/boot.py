@@ -25,7 +25,7 @@ from agent.parsers import (
 from agent.parsers.journalctl_boots import BootEntry
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
 from agent.records import BootInfo, CrashReport
-from agent.sources import Source, Unavailable
+from agent.sources import Source
 from agent.specs import (
     BOOT_ID,
     CRASH_DIRS,
@@ -129,24 +129,17 @@ class BootProbe:
 
     def _previous_boot(self, g: Gather, source: Source) -> BootEntry | None:
         # Optional: without a persistent journal there is no list; the tail read says so.
-        try:
-            text = source.read(LIST_BOOTS)
-        except Unavailable:
-            return None
-        boots = g.parse_text(LIST_BOOTS.name, text, journalctl_boots.parse) or ()
+        boots = g.parse_optional(source, LIST_BOOTS, journalctl_boots.parse) or ()
         return journalctl_boots.previous(boots)
 
     def _previous_kernel(
         self, g: Gather, source: Source, previous: BootEntry | None
     ) -> list[CrashReport]:
-        try:
-            text = source.read(PREVIOUS_BOOT_KERNEL)
-        except Unavailable:
-            return []  # no persistent journal: reported once, by the tail read above
         # short-monotonic offsets count from that boot's start: its first journal entry.
+        # Without a persistent journal it is absent, as the tail read above reports.
         start = previous.first_ms if previous else 0
-        found = g.parse_text(
-            PREVIOUS_BOOT_KERNEL.name, text, lambda t: kernel_crash.parse(t, boot_time_ms=start)
+        found = g.parse_optional(
+            source, PREVIOUS_BOOT_KERNEL, lambda t: kernel_crash.parse(t, boot_time_ms=start)
         )
         return [dataclasses.replace(c, source="journal") for c in found or ()]
 

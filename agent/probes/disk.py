@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from agent.parsers import ParseError, disk_usage_json, proc_diskstats, proc_mdstat
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
-from agent.records import ProbeError, Volume
-from agent.sources import Source, Unavailable
+from agent.records import Volume
+from agent.sources import Source
 from agent.specs import DISK_USAGE, DISKSTATS, MDSTAT, Spec
 
 
@@ -57,14 +57,8 @@ class DiskProbe:
                 for f in report.failures:
                     g.error(f.kind, f"{f.mount}: {f.message}")
         disk_io = g.parse(source, DISKSTATS, proc_diskstats.parse) or ()
-        try:
-            mdstat = source.read(MDSTAT)
-        except Unavailable:
-            mdstat = ""  # no md driver loaded: no arrays, nothing wrong
-        raid = g.parse_text(MDSTAT.name, mdstat, proc_mdstat.parse) or () if mdstat else ()
+        # No md driver loaded: no /proc/mdstat, no arrays, nothing wrong.
+        raid = g.parse_optional(source, MDSTAT, proc_mdstat.parse) or ()
         return ProbeOutput(
             volumes=volumes, disk_io=disk_io, raid=raid, errors=g.errors, warnings=g.warnings
         )
-
-
-__all__ = ["DiskProbe", "ProbeError"]

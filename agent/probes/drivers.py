@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from agent.parsers import kernel_tainted, proc_modules, sysfs_devices_json
 from agent.probes.base import DEFAULT_CONTEXT, Gather, ProbeContext, ProbeOutput
-from agent.records import Device
-from agent.sources import Source, Unavailable
+from agent.sources import Source
 from agent.specs import EDAC, PCI_DEVICES, PROC_MODULES, TAINTED, Spec
 
 
@@ -45,20 +44,11 @@ class DriversProbe:
 
                 return macos.drivers(source)
         g = Gather(self.name)
-        try:
-            modules_text = source.read(PROC_MODULES)
-        except Unavailable:
-            modules_text = ""  # a kernel built without loadable modules has no list
-        modules = g.parse_text(PROC_MODULES.name, modules_text, proc_modules.parse) or ()
+        # A kernel built without loadable modules has no list; most desktops have no EDAC.
+        modules = g.parse_optional(source, PROC_MODULES, proc_modules.parse) or ()
         taint = g.parse(source, TAINTED, kernel_tainted.parse) or 0
         devices = g.parse(source, PCI_DEVICES, sysfs_devices_json.parse) or ()
-        memory: tuple[Device, ...] = ()
-        try:
-            edac_text = source.read(EDAC)
-        except Unavailable:
-            edac_text = None  # no EDAC driver: most desktops
-        if edac_text is not None:
-            memory = g.parse_text(EDAC.name, edac_text, sysfs_devices_json.parse_edac_devices) or ()
+        memory = g.parse_optional(source, EDAC, sysfs_devices_json.parse_edac_devices) or ()
         return ProbeOutput(
             drivers=modules,
             kernel_taint=taint,

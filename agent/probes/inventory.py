@@ -74,12 +74,13 @@ class InventoryProbe:
         mid = self._partial(errors, lambda: machine_id.parse(source.read(MACHINE_ID)))
         g = Gather(self.name)
         disks = g.parse(source, LSBLK, lsblk_json.parse) or ()
-        errors.extend(g.errors)
         vendor = " ".join(
             text.strip()
             for spec in (DMI_VENDOR, DMI_PRODUCT)
-            if (text := _maybe(source, spec)) and text.strip()
+            # DMI is absent in many VMs and on non-x86 boards: nothing to report then.
+            if (text := g.optional(source, spec)) and text.strip()
         )
+        errors.extend(g.errors)
         inventory = HostInventory(
             hostname=facts.hostname,
             os_family="linux",
@@ -104,14 +105,6 @@ class InventoryProbe:
             errors.append(ProbeError(self.name, "unavailable", str(exc)))
         except ParseError as exc:
             errors.append(ProbeError(self.name, "parse", str(exc)))
-        return None
-
-
-def _maybe(source: Source, spec: Spec) -> str | None:
-    # DMI is absent in many VMs and on non-x86 boards: nothing to report then.
-    try:
-        return source.read(spec)
-    except Unavailable:
         return None
 
 

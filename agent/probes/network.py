@@ -11,11 +11,9 @@ macos.py.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import TypeVar
 
 from agent.parsers import (
-    Parsed,
     chronyc_tracking,
     dns_checks_json,
     ip_addr,
@@ -92,7 +90,7 @@ class NetworkProbe:
         g = Gather(self.name)
         links = g.parse(source, SYSFS_NET, sysfs_net_json.parse) or ()
         addressed = g.parse(source, IP_ADDR, ip_addr.parse) or ()
-        signal = _optional(g, source, NET_WIRELESS, proc_net_wireless.parse) or {}
+        signal = g.parse_optional(source, NET_WIRELESS, proc_net_wireless.parse) or {}
         interfaces = _merge_interfaces(links, addressed, signal)
         routes = self._routes(g, source)
         dns = self._dns(g, source)
@@ -109,15 +107,15 @@ class NetworkProbe:
         )
 
     def _routes(self, g: Gather, source: Source) -> tuple[Route, ...]:
-        v4 = _optional(g, source, NET_ROUTE, proc_net_route.parse)
+        v4 = g.parse_optional(source, NET_ROUTE, proc_net_route.parse)
         if v4 is None:
             # No /proc/net/route (an older capture, a container without procfs net):
             # ask iproute2 instead.
             return (
                 *(g.parse(source, IP_ROUTE, ip_route.parse) or ()),
-                *(_optional(g, source, IP6_ROUTE, ip_route.parse) or ()),
+                *(g.parse_optional(source, IP6_ROUTE, ip_route.parse) or ()),
             )
-        return (*v4, *(_optional(g, source, NET_IPV6_ROUTE, proc_net_route.parse_ipv6) or ()))
+        return (*v4, *(g.parse_optional(source, NET_IPV6_ROUTE, proc_net_route.parse_ipv6) or ()))
 
     def _dns(self, g: Gather, source: Source) -> DnsConfig | None:
         conf = g.parse(source, RESOLV_CONF, resolv_conf.parse)
@@ -125,7 +123,7 @@ class NetworkProbe:
             return conf
         # Behind systemd-resolved the real servers are in resolvectl (absent elsewhere:
         # that is no error when resolv.conf already named real servers).
-        resolved = _optional(g, source, RESOLVECTL, resolvectl_status.parse)
+        resolved = g.parse_optional(source, RESOLVECTL, resolvectl_status.parse)
         if resolved is not None and resolved.servers:
             return dataclasses.replace(
                 resolved, search=resolved.search or (conf.search if conf else ())
@@ -153,7 +151,7 @@ class NetworkProbe:
         }
         if not gateways:
             return ()
-        arp = _optional(g, source, NET_ARP, proc_net_arp.parse) or {}
+        arp = g.parse_optional(source, NET_ARP, proc_net_arp.parse) or {}
         checks: list[GatewayCheck] = []
         for gateway, interface in sorted(gateways):
             device, complete = arp.get(gateway, ("", False))
@@ -166,14 +164,16 @@ class NetworkProbe:
     def _time(self, g: Gather, source: Source) -> TimeSync | None:
         # timedatectl knows whether the clock is synchronised, whoever syncs it; chrony
         # also gives the offset. Either may be missing (containers, minimal installs).
-        sync = _optional(g, source, TIMEDATECTL, timedatectl_show.parse)
-        tracking = _optional(g, source, CHRONYC, chronyc_tracking.parse)
+        sync = g.parse_optional(source, TIMEDATECTL, timedatectl_show.parse)
+        tracking = g.parse_optional(source, CHRONYC, chronyc_tracking.parse)
         if tracking is not None and tracking.known:
             return tracking
         if sync is not None:
             # timedatectl show says whether the clock is synchronised; timesyncd's own
             # status adds the server and the offset.
-            status = _optional(g, source, TIMESYNC_STATUS, timedatectl_show.parse_timesync_status)
+            status = g.parse_optional(
+                source, TIMESYNC_STATUS, timedatectl_show.parse_timesync_status
+            )
             return timedatectl_show.combine(sync, status)
         # Neither answered: say so, an unsynchronised clock is a finding in itself.
         return TimeSync(known=False, detail="neither timedatectl nor chronyc answered")
@@ -197,17 +197,6 @@ def _ping(source: Source, gateway: str, interface: str) -> GatewayCheck:
         "ping",
         detail="no reply",
     )
-
-
-def _optional(
-    g: Gather, source: Source, spec: Spec, parser: Callable[[str], Parsed[T]]
-) -> T | None:
-    """A spec whose absence is normal (no Wi-Fi, no resolved, no chrony): not an error."""
-    try:
-        text = source.read(spec)
-    except Unavailable:
-        return None
-    return g.parse_text(spec.name, text, parser)
 
 
 def _merge_interfaces(
