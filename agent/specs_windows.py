@@ -306,6 +306,7 @@ EVENT_FILTERS: dict[str, tuple[EventFilter, ...]] = {
         EventFilter("EventLog", (6005, 6006, 6008)),
         EventFilter("Microsoft-Windows-WER-SystemErrorReporting", (1001,)),
         EventFilter("Service Control Manager", (7000, 7001, 7023, 7031, 7034)),
+        EventFilter("Microsoft-Windows-WindowsUpdateClient", (20,)),
         EventFilter(
             "Microsoft-Windows-Diagnostics-Performance",
             (100,),

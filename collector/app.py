@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -15,8 +16,9 @@ from agent.common.codec import Codec, Dictionaries
 from agent.common.config import ConfigError
 from agent.common.tls import read_pem
 from collector.config import CollectorConfig
-from collector.engine.load import default_rules_dir, load_rules
-from collector.engine.model import Rule
+from collector.engine.evaluate import Engine, RuleSet
+from collector.engine.load import default_rules_dir, load_rules, rule_files
+from collector.engine.subjects import site_table
 from collector.ingest.committer import GroupCommitter
 from collector.ingest.service import AgentPolicy, CollectorService
 from collector.store import SqlStore, open_store
@@ -32,11 +34,34 @@ def _now_ms() -> int:
 
 
 @dataclass
+class RuleStatus:
+    """What the console and logs report about the rule pack."""
+
+    folder: Path
+    loaded: int = 0
+    errors: tuple[str, ...] = ()  # of the last load attempt; the active set may be older
+    reloads: int = 0
+    failed_reloads: int = 0
+    fingerprint: tuple[tuple[str, int, int], ...] = ()  # (file, mtime_ns, size) last loaded
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for f in rule_files(folder) if folder.is_dir() else []:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+@dataclass
 class Collector:
     config: CollectorConfig
     store: SqlStore
-    rules: tuple[Rule, ...]
-    rule_errors: tuple[str, ...]
+    engine: Engine
+    rule_status: RuleStatus
     server: grpc.aio.Server | None = None
     committer: GroupCommitter | None = None
     service: CollectorService | None = None
@@ -52,7 +77,9 @@ class Collector:
             store=self.store,
             committer=self.committer,
             codec=codec,
-            rules=lambda: self.rules,
+            engine=self.engine,
+            max_events_per_host=cfg.rules.max_events_per_host,
+            max_points_per_series=cfg.rules.max_points_per_series,
             policy=AgentPolicy(int(cfg.agents.interval), cfg.agents.probes),
             max_batch_bytes=int(cfg.server.max_batch_bytes),
             max_message_bytes=int(cfg.server.max_message_bytes),
@@ -74,6 +101,8 @@ class Collector:
         await self.server.start()
         self.committer.start()
         self._tasks.append(asyncio.create_task(self._retention(), name="retention"))
+        if cfg.rules.reload_interval:
+            self._tasks.append(asyncio.create_task(self._watch_rules(), name="rules-reload"))
         log.info("listening", extra={"address": cfg.server.listen, "port": self.port,
                                      "store": cfg.store.url.split("://")[0]})  # fmt: skip
         return self.port
@@ -123,6 +152,40 @@ class Collector:
                 async with asyncio.timeout(RETENTION_EVERY_S):
                     await self._stopping.wait()
 
+    def reload_rules(self) -> bool:
+        """Load the rules folder again; a folder with any error keeps the active set."""
+        status = self.rule_status
+        fingerprint = _fingerprint(status.folder)
+        loaded = load_rules(status.folder)
+        status.fingerprint = fingerprint
+        status.errors = loaded.errors
+        if loaded.errors:
+            status.failed_reloads += 1
+            for err in loaded.errors:
+                log.error("rules not reloaded; the previous rule set stays active",
+                          extra={"error": err})  # fmt: skip
+            return False
+        self.engine.rules = RuleSet(loaded.rules)
+        status.loaded = len(loaded.rules)
+        status.reloads += 1
+        log.info("rules reloaded", extra={"rules": len(loaded.rules), "folder": str(status.folder)})
+        return True
+
+    async def _watch_rules(self) -> None:
+        interval = float(self.config.rules.reload_interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                changed = await asyncio.to_thread(_fingerprint, self.rule_status.folder)
+                if changed != self.rule_status.fingerprint:
+                    await asyncio.to_thread(self.reload_rules)
+            except Exception as exc:  # the watcher must never take the collector down
+                log.error("rules reload failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+
     async def stop(self) -> None:
         """Stop taking streams, let in-flight batches commit and ack, then close the store."""
         if self.server is not None:
@@ -138,7 +201,19 @@ class Collector:
 def build(config: CollectorConfig) -> Collector:
     """Open the store (migrating it) and load the rules; raises StoreError / ConfigError."""
     store = open_store(config.store.url, sqlite_synchronous=config.store.sqlite_synchronous)
-    loaded = load_rules(config.rules.path or default_rules_dir())
+    folder = config.rules.path or default_rules_dir()
+    fingerprint = _fingerprint(folder)
+    # At start there is no previous set to keep: the valid rules run, the bad files are
+    # reported (one typo must not leave the fleet undiagnosed).
+    loaded = load_rules(folder)
     for err in loaded.errors:
         log.error("rule not loaded", extra={"error": err})
-    return Collector(config, store, loaded.rules, loaded.errors)
+    engine = Engine(RuleSet(loaded.rules), site_table(config.rules.site_map()))
+    try:
+        for inc in store.list_incidents(state="open", limit=10_000):
+            engine.fleet.load(inc.rule_id, inc.group, inc.opened_ms, inc.hosts)
+    except Exception:
+        store.close()
+        raise
+    status = RuleStatus(folder, len(loaded.rules), loaded.errors, fingerprint=fingerprint)
+    return Collector(config, store, engine, status)

@@ -1,4 +1,4 @@
-"""rdiag-collector: serve | tickets | hosts | rules | config (`COMMAND --help` for each)."""
+"""rdiag-collector: serve, tickets, findings, incidents, hosts, rules, config (see --help)."""
 
 from __future__ import annotations
 
@@ -58,12 +58,27 @@ def _parser() -> argparse.ArgumentParser:
     ts.add_argument("id", type=int, nargs="?")
     ts.add_argument("--json", action="store_true")
 
+    findings = sub.add_parser("findings", help="what the rules found, per host and component")
+    findings.add_argument("--host", help="agent id")
+    findings.add_argument("--state", choices=("active", "cleared"))
+    findings.add_argument("--json", action="store_true")
+
+    incidents = sub.add_parser("incidents", help="fleet incidents: one rule, many hosts")
+    incidents.add_argument("--json", action="store_true")
+
     hosts = sub.add_parser("hosts", help="list known hosts")
     hosts.add_argument("--json", action="store_true")
 
-    rules = sub.add_parser("rules", help="check the rule files")
-    rules.add_argument("action", choices=("check",))
-    rules.add_argument("path", type=Path, nargs="?")
+    rules = sub.add_parser("rules", help="lint the rule files or run their test cases")
+    rules.add_argument(
+        "action",
+        choices=("lint", "test", "check"),
+        help="lint: load every rule (file:line errors); test: run the *.test.yaml cases; "
+        "check: the same as lint",
+    )
+    rules.add_argument(
+        "path", type=Path, nargs="?", help="a rules folder, a subfolder or one file of it"
+    )
 
     cfg = sub.add_parser("config", help="check or show the effective configuration")
     cfg.add_argument("action", choices=("check", "show"))
@@ -138,6 +153,8 @@ def ticket_json(t: Ticket) -> dict[str, Any]:
         "first_seen": _when(t.first_seen_ms),
         "last_seen": _when(t.last_seen_ms),
         "dedup_key": t.dedup_key,
+        "merged_into": t.merged_into,
+        "incident_id": t.incident_id,
         "description": t.description,
         "evidence": dict(t.evidence),
     }
@@ -155,6 +172,8 @@ def render_ticket(t: Ticket) -> str:
         f"Host: {t.hostname} (agent {t.agent_id})    Component: {t.component}",
         f"Seen: {t.occurrences}x, first {_when(t.first_seen_ms)}, last {_when(t.last_seen_ms)}",
         f"Dedup key: {t.dedup_key}",
+        *([f"Merged into ticket #{t.merged_into} (its root cause)"] if t.merged_into else []),
+        *([f"Part of fleet incident #{t.incident_id}"] if t.incident_id else []),
         "",
         t.description,
         "",
@@ -217,15 +236,106 @@ def _hosts(args: argparse.Namespace, cfg: CollectorConfig) -> int:
         store.close()
 
 
+def _findings(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    store = _open(cfg)
+    try:
+        rows = store.list_findings(agent_id=args.host, phase=args.state)
+        if args.json:
+            out = [{"agent_id": f.agent_id, "rule": f.state.rule_id, "component": f.state.component,
+                    "state": f.state.phase, "summary": f.state.summary,
+                    "opened": _when(f.state.opened_ms), "last_fired": _when(f.state.last_fire_ms),
+                    "occurrences": f.state.occurrences, "held": f.state.held}
+                   for f in rows]  # fmt: skip
+            json.dump(out, sys.stdout, indent=2)
+            print()
+            return 0
+        print(f"{'STATE':8} {'SEEN':>5}  {'HOST':24} {'RULE':36} SUMMARY")
+        for f in rows:
+            s = f.state
+            held = f"  [{s.held}]" if s.held else ""
+            print(
+                f"{s.phase:8} {s.occurrences:>5}  {f.agent_id:24} {s.rule_id:36} {s.summary}{held}"
+            )
+        print(f"({len(rows)} findings)")
+        return 0
+    finally:
+        store.close()
+
+
+def _incidents(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    store = _open(cfg)
+    try:
+        rows = store.list_incidents()
+        if args.json:
+            out = [{"id": i.id, "rule": i.rule_id, "shared": i.group, "state": i.state,
+                    "summary": i.summary, "opened": _when(i.opened_ms),
+                    "last_seen": _when(i.last_seen_ms),
+                    "hosts": [{"agent_id": a, "hostname": h, "last_fired": _when(t)}
+                              for a, h, t in i.hosts]}
+                   for i in rows]  # fmt: skip
+            json.dump(out, sys.stdout, indent=2)
+            print()
+            return 0
+        for i in rows:
+            print(f"#{i.id} {i.state:8} {i.summary}  (rule {i.rule_id}, shared: {i.group})")
+            for agent_id, hostname, fired in i.hosts:
+                print(f"    {hostname or agent_id:24} last fired {_when(fired)}")
+        print(f"({len(rows)} incidents)")
+        return 0
+    finally:
+        store.close()
+
+
 def _rules(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    from collector.engine.casetest import run_file
+    from collector.engine.evaluate import RuleSet
     from collector.engine.load import default_rules_dir, load_rules
 
-    folder = args.path or cfg.rules.path or default_rules_dir()
-    result = load_rules(folder)
+    pack = (cfg.rules.path or default_rules_dir()).resolve()
+    target = (args.path or pack).resolve()
+    if not target.exists():
+        print(f"{target}: no such file or folder", file=sys.stderr)
+        return 2
+    # The pack is always loaded whole (correlation needs every rule); a path outside it
+    # is a pack of its own.
+    root = pack if target == pack or pack in target.parents else target
+    if root.is_file():
+        root = root.parent
+    result = load_rules(root)
     for err in result.errors:
         print(err, file=sys.stderr)
-    print(f"{len(result.rules)} rules loaded, {len(result.errors)} errors ({folder})")
-    return 1 if result.errors else 0
+    if args.action in ("lint", "check"):
+        print(f"{len(result.rules)} rules loaded from {result.files} files, "
+              f"{len(result.errors)} errors ({root})")  # fmt: skip
+        return 1 if result.errors else 0
+    files = [target] if target.is_file() else sorted(target.rglob("*.test.yaml"))
+    rules = RuleSet(result.rules)
+    by_rule: dict[str, list[bool]] = {}
+    failed = []
+    for file in files:
+        for res in run_file(file, rules):
+            by_rule.setdefault(res.rule_id or str(file), []).append(res.passed)
+            if not res.passed:
+                failed.append(res)
+    width = max((len(k) for k in by_rule), default=10)
+    print(f"{'rule':{width}}  cases  passed  failed")
+    for rule_id, outcomes in sorted(by_rule.items()):
+        print(f"{rule_id:{width}}  {len(outcomes):5}  {sum(outcomes):6}  "
+              f"{len(outcomes) - sum(outcomes):6}")  # fmt: skip
+    for res in failed:
+        print(f"FAIL {res.name}: {res.message}", file=sys.stderr)
+    tested = {k for k in by_rule}
+    untested = sorted(
+        r.id
+        for r in result.rules
+        if r.id not in tested and (target == root or target in Path(r.source).parents)
+    )
+    for rule_id in untested:
+        print(f"{rules.by_id[rule_id].source}: {rule_id}: no test cases", file=sys.stderr)
+    total = sum(len(v) for v in by_rule.values())
+    print(f"{total} cases, {total - len(failed)} passed, {len(failed)} failed, "
+          f"{len(untested)} rules without tests, {len(result.errors)} load errors")  # fmt: skip
+    return 1 if failed or result.errors or untested or not total else 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,6 +352,10 @@ def main(argv: list[str] | None = None) -> None:
                     return _tickets(args, cfg)
                 case "hosts":
                     return _hosts(args, cfg)
+                case "findings":
+                    return _findings(args, cfg)
+                case "incidents":
+                    return _incidents(args, cfg)
                 case "rules":
                     return _rules(args, cfg)
                 case "config":

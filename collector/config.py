@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,35 @@ class AgentsSection:
 @dataclass(frozen=True)
 class RulesSection:
     path: Path | None = None  # default: the rules/ folder shipped with rdiag
+    reload_interval: Seconds = Seconds(5)  # how often the folder is checked for changes; 0: never
+    max_events_per_host: int = 500  # history kept per host for count() windows
+    max_points_per_series: int = 256  # history kept per metric series for trends
+    # Sites for the `site` fact and fleet grouping: "name=CIDR", the longest prefix wins.
+    sites: tuple[str, ...] = ()
+
+    def validate(self) -> tuple[str, str] | None:
+        if self.reload_interval and self.reload_interval < 1:
+            return "reload_interval", "expected 0 (never) or at least 1s"
+        if not 10 <= self.max_events_per_host <= 100_000:
+            return "max_events_per_host", "expected 10..100000"
+        if not 16 <= self.max_points_per_series <= 100_000:
+            return "max_points_per_series", "expected 16..100000"
+        for entry in self.sites:
+            name, _, cidr = entry.partition("=")
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                return "sites", f"expected name=CIDR such as site-a=10.1.0.0/16, got {entry!r}"
+            if not name.strip():
+                return "sites", f"expected name=CIDR such as site-a=10.1.0.0/16, got {entry!r}"
+        return None
+
+    def site_map(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for entry in self.sites:
+            name, _, cidr = entry.partition("=")
+            out.setdefault(name.strip(), []).append(cidr.strip())
+        return out
 
 
 @dataclass(frozen=True)

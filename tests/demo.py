@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from collector.cli import render_ticket
-from collector.store import Host, StoreError, Ticket, open_store
+from collector.store import Host, StoreError, Ticket, TicketState, open_store
 from tests.helpers.procs import BIN, ROOT, CollectorProc, env, start_collector
 
 HOSTS_DIR = ROOT / "tests" / "fixtures" / "hosts"
@@ -81,8 +81,20 @@ SIMULATED: tuple[SimHost, ...] = (
     SimHost(
         "sim-linux-laptop-faults",
         "ws-eng-laptop-12",
-        "sda failing, /home 96 %, RAID degraded, kernel I/O errors, panic",
-        frozenset({(SMART_FAILED, "/dev/sda"), (VOLUME_FULL, "/home")}),
+        "sda failing, / read-only, sdb link errors, /home 96 %, VirtualBox oops",
+        frozenset(
+            {
+                (SMART_FAILED, "/dev/sda"),
+                (VOLUME_FULL, "/home"),
+                # The I/O and ext4 errors on sda2 are merged into it: one problem, one ticket.
+                ("disk.fs_read_only", "sda2"),
+                ("disk.ata_link_errors", "ata2"),  # the md mirror's second SSD
+                (
+                    "boot.kernel_panic",
+                    "BUG: unable to handle kernel paging request in rtR0MemObjLinuxFreePages",
+                ),
+            }
+        ),  # fmt: skip
     ),
     SimHost(
         "sim-macos12-intel-imac",
@@ -93,8 +105,9 @@ SIMULATED: tuple[SimHost, ...] = (
     SimHost(
         "sim-windows11-laptop",
         "NB-SALES-114",
-        "Windows: BugCheck 0x9f, Code 43 (events; rules: next issue)",
-        frozenset(),
+        "Windows: BugCheck 0x9f, disk 153 retries, Code 43",
+        # Code 43 is held 10 minutes (drivers.device_failed): one snapshot does not open it.
+        frozenset({("boot.bugcheck", "0x0000009f"), ("disk.windows_transport_errors", "")}),
     ),
     SimHost("sim-linux-healthy", "ws-support-03", "none (healthy host)", frozenset()),
 )
@@ -261,6 +274,8 @@ class Verdict:
 
 def judge(host: SimHost, tickets: Sequence[Ticket], known: Host | None) -> Verdict:
     """Compare what the collector opened for a simulated host with what its faults call for."""
+    # A merged ticket is carried by another (its root cause, a fleet incident): not counted.
+    tickets = [t for t in tickets if t.state is not TicketState.MERGED]
     got = frozenset((t.rule_id, t.component) for t in tickets)
     problems: list[str] = []
     if known is None:
@@ -270,7 +285,9 @@ def judge(host: SimHost, tickets: Sequence[Ticket], known: Host | None) -> Verdi
     for t in tickets:
         if t.hostname != host.hostname:
             problems.append(f"ticket #{t.id} names host {t.hostname!r}, not {host.hostname!r}")
-        if t.occurrences != 1:
+        # One snapshot was sent, so a snapshot rule's ticket is seen once; an event rule's
+        # counts the matching events, which a capture may hold several of.
+        if t.occurrences != 1 and t.evidence.get("subject") != "event":
             problems.append(f"ticket #{t.id} counted {t.occurrences} times for one snapshot")
     if len(got) != len(tickets):
         problems.append("the same problem has more than one ticket")

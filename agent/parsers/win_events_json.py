@@ -171,6 +171,13 @@ SIGNATURES: dict[tuple[str, int], Signature] = {
         )
         for event_id in (7000, 7001, 7023, 7031, 7034)
     },
+    # Windows Update installation failure; errorCode 0x80070070 is "disk full"
+    # (ERROR_DISK_FULL as an HRESULT). Data names: updateTitle, updateGuid, errorCode.
+    ("Microsoft-Windows-WindowsUpdateClient", 20): Signature(
+        "os.update_failed",
+        Severity.ERROR,
+        derived=(("update", ("updateTitle",)), ("error_code", ("errorCode",))),
+    ),
     ("Microsoft-Windows-Diagnostics-Performance", 100): Signature(
         "boot.performance",
         ceiling=Severity.WARNING,

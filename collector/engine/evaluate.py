@@ -1,55 +1,673 @@
-"""Pure evaluation: (rules, host, snapshot) → findings. No I/O, no clock."""
+"""The engine: (rules, a host's history, a snapshot or an event) → findings.
+
+No I/O and no clock: time is the observation time the agent reported, so a simulated
+fleet running 48 hours in a minute is diagnosed exactly like a real one, and a test is a
+list of records. What changes (history, rule states, incidents) is recorded in the
+host's HistoryDelta and the Fleet's delta for the store to write.
+"""
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Mapping
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agent.records import HostInventory, Snapshot
+from agent.records import Event, HostInventory, Snapshot
 from collector.engine import template
-from collector.engine.facts import host_facts, records_of
-from collector.engine.model import Condition, Finding, Op, Rule
+from collector.engine.history import HostHistory, RuleState, StoredEvent, event_key
+from collector.engine.lang import MAX_WINDOW_MS, kind_matcher
+from collector.engine.model import Change, Finding, IncidentUpdate, Persist, Rule
+from collector.engine.subjects import SUBJECTS, Facts, event_facts, host_facts
 
-_OPS: Mapping[Op, Callable[[Any, Any], bool]] = {
-    Op.EQ: operator.eq,
-    Op.NE: operator.ne,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-}
+log = logging.getLogger("rdiag.collector.engine")
+
+NOT_REPORTED = "not reported"
+_NEVER_S = 10.0**9  # last_seen() of an event that never happened
 
 
-def _holds(cond: Condition, facts: Mapping[str, Any]) -> bool:
-    value = facts[cond.field]
-    try:
-        return _OPS[cond.op](value, cond.value)
-    except TypeError:
-        return False  # a string compared with a number never matches
+class RuleSet:
+    """Loaded rules, indexed for evaluation; what history they need is computed once."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = tuple(rules)
+        self.by_id = {r.id: r for r in self.rules}
+        self.by_subject: dict[str, list[Rule]] = {}
+        self.event_rules: list[tuple[Callable[[str], bool], Rule]] = []
+        self.series: dict[str, set[str]] = {}  # subject → fields kept as series
+        patterns: set[str] = set()
+        windows = [86_400_000]
+        self.absorbed_by: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            exprs = [e for e in (rule.when, rule.clear) if e is not None]
+            if rule.subject == "event":
+                self.event_rules.append((kind_matcher("|".join(rule.match)), rule))
+                patterns.update(rule.match)
+                windows.append(rule.quiet_ms)
+            else:
+                self.by_subject.setdefault(rule.subject, []).append(rule)
+            fields = {f for e in exprs for f in e.series} | set(rule.evidence.series)
+            if fields:
+                self.series.setdefault(rule.subject, set()).update(fields)
+            patterns.update(k for e in exprs for k in e.kinds)
+            patterns.update(rule.evidence.events)
+            windows += [w for e in exprs for w in e.windows_ms]
+            windows += [rule.evidence.window_ms, rule.absorb_within_ms, rule.persist.duration_ms]
+            if rule.fleet:
+                windows.append(rule.fleet.within_ms)
+            for other in rule.absorbs:
+                self.absorbed_by.setdefault(other, []).append(rule)
+        self._keep = kind_matcher("|".join(sorted(patterns))) if patterns else (lambda k: False)
+        self._kept: dict[str, bool] = {}
+        # A little beyond the longest window, so a window's oldest edge is never cut.
+        self.horizon_ms = min(MAX_WINDOW_MS, max(windows)) + 3_600_000
+
+    def keeps(self, kind: str) -> bool:
+        kept = self._kept.get(kind)
+        if kept is None:
+            kept = self._kept[kind] = self._keep(kind)
+        return kept
 
 
-def evaluate(
-    rules: Iterable[Rule], agent_id: str, host: HostInventory | None, snapshot: Snapshot
-) -> list[Finding]:
-    hfacts = host_facts(host, agent_id)
-    os_family = hfacts.get("os_family") or ""
-    findings: list[Finding] = []
-    by_kind: dict[str, list[dict[str, Any]]] = {}  # each record's facts, made once per snapshot
-    for rule in rules:
-        if os_family and os_family not in rule.os:
-            continue
-        if rule.record not in by_kind:
-            by_kind[rule.record] = records_of(rule.record, snapshot)
-        for facts in by_kind[rule.record]:
-            if all(_holds(c, facts) for c in rule.when):
-                merged = {**hfacts, **facts}
-                findings.append(
-                    Finding(
-                        rule=rule,
-                        component=template.render(rule.component, merged),
-                        facts=merged,
-                        observed_at_ms=snapshot.taken_at_ms,
-                    )
+class Context:
+    """`X` in compiled conditions: the functions that read history, for one evaluation."""
+
+    def __init__(self, history: HostHistory, now_ms: int, subject: str) -> None:
+        self.h = history
+        self.now = now_ms
+        self.subject = subject
+        self._kinds: dict[str, list[str]] = {}
+
+    # arithmetic that cannot raise: x / 0 is 0, which reads as "no rate" in a rule
+    @staticmethod
+    def div(a: float, b: float) -> float:
+        return a / b if b else 0.0
+
+    @staticmethod
+    def mod(a: float, b: float) -> float:
+        return a % b if b else 0.0
+
+    @staticmethod
+    def lower(s: str) -> str:
+        return s.lower()
+
+    @staticmethod
+    def contains(s: str, part: str) -> bool:
+        return part in s
+
+    @staticmethod
+    def startswith(s: str, prefix: str) -> bool:
+        return s.startswith(prefix)
+
+    @staticmethod
+    def endswith(s: str, suffix: str) -> bool:
+        return s.endswith(suffix)
+
+    # -- events -----------------------------------------------------------------------
+
+    def _matching(self, pattern: str, start: int, filters: Mapping[str, Any]) -> list[StoredEvent]:
+        kinds = self._kinds.get(pattern)
+        if kinds is None:
+            match = kind_matcher(pattern)
+            kinds = self._kinds[pattern] = [k for k in self.h.kinds() if match(k)]
+        wanted = {k: _text(v) for k, v in filters.items()}
+        return [
+            e
+            for e in self.h.events(kinds, start, self.now)
+            if all(e.fields.get(k, "") == v for k, v in wanted.items())
+        ]
+
+    def count(self, pattern: str, window: int, filters: Mapping[str, Any]) -> int:
+        return len(self._matching(pattern, self.now - window, filters))
+
+    def distinct(self, pattern: str, window: int, name: str, filters: Mapping[str, Any]) -> int:
+        return len(
+            {e.fields.get(name, "") for e in self._matching(pattern, self.now - window, filters)}
+        )
+
+    def last_seen(self, pattern: str, filters: Mapping[str, Any]) -> float:
+        found = self._matching(pattern, 0, filters)
+        if not found:
+            return _NEVER_S
+        return (self.now - max(e.time_ms for e in found)) / 1000.0
+
+    # -- event fields and SMART attributes ----------------------------------------------
+
+    @staticmethod
+    def field(facts: Facts, name: str) -> str:
+        return str(facts["__fields"].get(name, ""))
+
+    @staticmethod
+    def attr(facts: Facts, attr_id: float) -> int:
+        return int(facts["__attrs"].get(int(attr_id), (0, 0, 0))[0])
+
+    @staticmethod
+    def attr_norm(facts: Facts, attr_id: float) -> int:
+        return int(facts["__attrs"].get(int(attr_id), (0, 0, 0))[1])
+
+    @staticmethod
+    def attr_thresh(facts: Facts, attr_id: float) -> int:
+        return int(facts["__attrs"].get(int(attr_id), (0, 0, 0))[2])
+
+    # -- series -------------------------------------------------------------------------
+
+    def _points(self, facts: Facts, name: str, window: int) -> list[tuple[int, float]]:
+        return self.h.points(f"{self.subject}.{name}", facts["__key"], self.now - window, self.now)
+
+    def delta(self, facts: Facts, name: str, window: int) -> float:
+        pts = self._points(facts, name, window)
+        return pts[-1][1] - pts[0][1] if len(pts) >= 2 else 0.0
+
+    def rate(self, facts: Facts, name: str, window: int) -> float:
+        pts = self._points(facts, name, window)
+        if len(pts) < 2 or pts[-1][0] == pts[0][0]:
+            return 0.0
+        return (pts[-1][1] - pts[0][1]) * 3_600_000 / (pts[-1][0] - pts[0][0])
+
+    def trend(self, facts: Facts, name: str, window: int) -> float:
+        slope, _ = _fit(self._points(facts, name, window))
+        return slope * 3_600_000
+
+    def forecast(self, facts: Facts, name: str, ahead: int, window: int) -> float:
+        pts = self._points(facts, name, window)
+        if len(pts) < 3:
+            return float(facts[name])
+        slope, intercept = _fit(pts)
+        return slope * (self.now + ahead - pts[0][0]) + intercept
+
+    def avg(self, facts: Facts, name: str, window: int) -> float:
+        pts = self._points(facts, name, window)
+        return sum(v for _, v in pts) / len(pts) if pts else float(facts[name])
+
+    def highest(self, facts: Facts, name: str, window: int) -> float:
+        return max((v for _, v in self._points(facts, name, window)), default=float(facts[name]))
+
+    def lowest(self, facts: Facts, name: str, window: int) -> float:
+        return min((v for _, v in self._points(facts, name, window)), default=float(facts[name]))
+
+    def samples(self, facts: Facts, name: str, window: int) -> int:
+        return len(self._points(facts, name, window))
+
+
+# Which probe reports each subject: when that probe failed this cycle, a missing record means
+# "not read", not "gone", and nothing clears because of it.
+_PROBE_OF = {
+    "volume": "disk", "disk_io": "disk", "raid": "disk", "smart": "smart",
+    "interface": "network", "gateway": "network", "dns_check": "network",
+    "dns_config": "network", "time_sync": "network", "device": "drivers", "driver": "drivers",
+    "boot": "boot", "crash": "boot", "host": "inventory",
+}  # fmt: skip
+
+
+def _probe_failed(snap: Snapshot, subject: str) -> bool:
+    probe = _PROBE_OF.get(subject, "")
+    return any(e.probe == probe for e in snap.errors)
+
+
+def _fit(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """Least squares over (t - t0, v): (slope per ms, value at t0)."""
+    n = len(points)
+    if n < 2:
+        return 0.0, points[0][1] if points else 0.0
+    t0 = points[0][0]
+    xs = [t - t0 for t, _ in points]
+    ys = [v for _, v in points]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0, my
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return slope, my - slope * mx
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _persisted(p: Persist, streak: int, since_ms: int, now_ms: int) -> bool:
+    if p.duration_ms:
+        return now_ms - since_ms >= p.duration_ms
+    return streak >= p.cycles
+
+
+@dataclass
+class RuleErrors:
+    """Evaluation errors by rule (a condition can still fail at run time, e.g. on a value
+    the agent sent out of range); counted, and logged once per rule."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rule: Rule, exc: Exception) -> None:
+        first = rule.id not in self.counts
+        self.counts[rule.id] = self.counts.get(rule.id, 0) + 1
+        if first:
+            log.error("rule evaluation failed",
+                      extra={"rule": rule.id, "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+
+
+@dataclass
+class _Group:
+    members: dict[str, tuple[str, int]] = field(default_factory=dict)  # agent → (hostname, ms)
+    opened_ms: int = 0  # 0: no incident (yet)
+
+
+class Fleet:
+    """Same rule, same shared attribute, N hosts within a window → one incident.
+
+    In memory, across all hosts this collector serves; the incidents it opens are stored
+    (and reloaded at start). Several collectors behind one PostgreSQL each correlate their
+    own agents: a fleet incident needs its hosts on one collector (see README)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], _Group] = {}
+        self.updates: list[IncidentUpdate] = []
+
+    def load(
+        self, rule_id: str, group: str, opened_ms: int, hosts: Iterable[tuple[str, str, int]]
+    ) -> None:
+        g = self.groups.setdefault((rule_id, group), _Group())
+        g.opened_ms = opened_ms
+        g.members.update({a: (h, t) for a, h, t in hosts})
+
+    def observe(self, finding: Finding) -> Finding:
+        rule = finding.rule
+        assert rule.fleet is not None
+        group = template.render(rule.fleet.group_by, finding.facts)
+        if not group.strip():
+            return finding  # no shared attribute known: an ordinary per-host finding
+        g = self.groups.setdefault((rule.id, group), _Group())
+        now = finding.observed_at_ms
+        g.members[finding.agent_id] = (str(finding.facts.get("hostname", "")), now)
+        cutoff = now - rule.fleet.within_ms
+        if not g.opened_ms:
+            for agent in [a for a, (_, t) in g.members.items() if t < cutoff]:
+                del g.members[agent]
+            if len(g.members) < rule.fleet.min_hosts:
+                return replace(finding, group=group)
+        new = not g.opened_ms
+        if new:
+            g.opened_ms = now
+        facts = {**finding.facts, "hosts": len(g.members), "group": group}
+        self.updates.append(
+            IncidentUpdate(
+                rule_id=rule.id,
+                group=group,
+                summary=template.render(rule.fleet.summary, facts),
+                opened_ms=g.opened_ms,
+                last_seen_ms=now,
+                hosts=tuple(sorted((a, h, t) for a, (h, t) in g.members.items())),
+                new=new,
+            )
+        )
+        return replace(finding, group=group, held=f"incident:{group}")
+
+    def flush(self) -> list[IncidentUpdate]:
+        updates, self.updates = self.updates, []
+        return updates
+
+
+class Engine:
+    def __init__(self, rules: RuleSet, site_of: Callable[[str], str] = lambda subnet: "") -> None:
+        self.rules = rules
+        self.site_of = site_of
+        self.fleet = Fleet()
+        self.errors = RuleErrors()
+        self.hits: dict[str, int] = {}  # findings opened, by rule
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def on_snapshot(
+        self, hist: HostHistory, host: HostInventory | None, snap: Snapshot
+    ) -> list[Finding]:
+        # Replays never get here: the ingest path evaluates only records past the stream's
+        # committed position (a seq, not a time: a clock stepped back must not mute a host).
+        now = snap.taken_at_ms
+        hist.horizon_ms = self.rules.horizon_ms
+        hfacts = host_facts(host, hist.agent_id, snap, self.site_of)
+        hist.host_facts = hfacts
+        os_family = str(hfacts.get("os_family") or "")
+        found: list[Finding] = []
+        for subject_name, rules in self.rules.by_subject.items():
+            subject = SUBJECTS[subject_name]
+            active = [r for r in rules if not os_family or os_family in r.os]
+            series = self.rules.series.get(subject_name, ())
+            if not active and not series:
+                continue
+            ctx = Context(hist, now, subject_name)
+            # One step per rule and component per snapshot, whatever the number of records
+            # naming it (a DNS server asked several names, two reports of one crash): the
+            # condition holds when it holds for every one of them (a server that answers one
+            # name is up; a zone problem is not a server outage).
+            verdicts: dict[tuple[str, str], tuple[Rule, Facts, bool]] = {}
+            for record in subject.records(snap):
+                facts = {**hfacts, **subject.facts(record)}
+                key = subject.key(facts)
+                facts["__key"] = key
+                for name in series:
+                    value = facts.get(name)
+                    if isinstance(value, int | float) and math.isfinite(value):
+                        hist.add_point(f"{subject_name}.{name}", key, now, float(value))
+                for rule in active:
+                    component = template.render(rule.component, facts) if rule.component else key
+                    try:
+                        holds = bool(rule.when.fn(facts, ctx))
+                    except Exception as exc:  # a rule's failure must not stop the others
+                        self.errors.add(rule, exc)
+                        continue
+                    before = verdicts.get((rule.id, component))
+                    if before is None:
+                        verdicts[(rule.id, component)] = (rule, facts, holds)
+                    elif before[2] and not holds:
+                        verdicts[(rule.id, component)] = (rule, facts, False)
+            for (_, component), (rule, facts, holds) in verdicts.items():
+                finding = self._step(rule, hist, ctx, facts, component, holds, now)
+                if finding is not None:
+                    found.append(finding)
+            seen = set(verdicts)
+            if active and not _probe_failed(snap, subject_name):
+                found += self._gone(active, hist, seen, now)
+        found += self._quiet_event_rules(hist, now, os_family)
+        hist.mark_snapshot(now)
+        return self._correlate(hist, found)
+
+    def _step(
+        self,
+        rule: Rule,
+        hist: HostHistory,
+        ctx: Context,
+        facts: Facts,
+        component: str,
+        holds: bool,
+        now: int,
+    ) -> Finding | None:
+        state = hist.state(rule.id, component)
+        if state.phase != "active":
+            if not holds:
+                if state.phase == "pending" and state.streak:
+                    hist.set_state(replace(state, streak=0))
+                return None
+            continuing = state.phase == "pending" and state.streak > 0
+            streak = state.streak + 1 if continuing else 1
+            since = state.since_ms if continuing else now
+            if not _persisted(rule.persist, streak, since, now):
+                hist.set_state(replace(state, phase="pending", streak=streak, since_ms=since,
+                                       last_eval_ms=now))  # fmt: skip
+                return None
+            opened = replace(
+                state, phase="active", streak=0, since_ms=since, last_eval_ms=now, opened_ms=now,
+                last_fire_ms=now, cleared_ms=0, occurrences=1, held="",
+            )  # fmt: skip
+            return self._finding(rule, hist, opened, facts, Change.OPENED, now, ctx)
+        cleared = self._clears(rule, facts, ctx, holds)
+        if cleared:
+            streak = state.streak + 1
+            since = state.since_ms if state.streak else now
+            if _persisted(rule.clear_persist, streak, since, now):
+                done = replace(state, phase="cleared", streak=0, cleared_ms=now, last_eval_ms=now)
+                return self._finding(rule, hist, done, facts, Change.CLEARED, now, ctx)
+            hist.set_state(replace(state, streak=streak, since_ms=since, last_eval_ms=now))
+            return None
+        if not holds:
+            if state.streak:  # between the two thresholds: still active, clear streak broken
+                hist.set_state(replace(state, streak=0, last_eval_ms=now))
+            return None
+        again = replace(state, streak=0, last_eval_ms=now, last_fire_ms=now,
+                        occurrences=state.occurrences + 1)  # fmt: skip
+        return self._finding(rule, hist, again, facts, Change.REPEATED, now, ctx)
+
+    def _gone(
+        self, rules: Sequence[Rule], hist: HostHistory, seen: set[tuple[str, str]], now: int
+    ) -> list[Finding]:
+        """A part that is no longer reported (a fixed Windows device leaves the problem list,
+        a USB disk is unplugged) no longer meets any condition: pending streaks reset, and
+        active findings clear after clear_persist evaluations, as if the condition cleared."""
+        found = []
+        ids = {r.id: r for r in rules}
+        for (rule_id, component), state in list(hist.states.items()):
+            rule = ids.get(rule_id)
+            if rule is None or (rule_id, component) in seen or state.phase == "cleared":
+                continue
+            if state.phase == "pending":
+                hist.set_state(replace(state, streak=0))
+                continue
+            streak = state.streak + 1
+            since = state.since_ms if state.streak else now
+            if _persisted(rule.clear_persist, streak, since, now):
+                done = replace(state, phase="cleared", streak=0, cleared_ms=now, last_eval_ms=now)
+                hist.set_state(done)
+                facts = {**hist.host_facts, "__key": component}
+                found.append(Finding(rule, hist.agent_id, component, Change.CLEARED, facts, now,
+                                     held=state.held))  # fmt: skip
+            else:
+                hist.set_state(replace(state, streak=streak, since_ms=since, last_eval_ms=now))
+        return found
+
+    def _clears(self, rule: Rule, facts: Facts, ctx: Context, holds: bool) -> bool:
+        if rule.clear is None:
+            return not holds
+        try:
+            return bool(rule.clear.fn(facts, ctx))
+        except Exception as exc:
+            self.errors.add(rule, exc)
+            return False
+
+    def _quiet_event_rules(self, hist: HostHistory, now: int, os_family: str) -> list[Finding]:
+        found = []
+        for _, rule in self.rules.event_rules:
+            for (rule_id, _), state in list(hist.states.items()):
+                if rule_id != rule.id or state.phase != "active":
+                    continue
+                if now - state.last_fire_ms >= rule.quiet_ms:
+                    done = replace(state, phase="cleared", cleared_ms=now, last_eval_ms=now)
+                    facts = {**hist.host_facts, "__key": state.component}
+                    found.append(Finding(rule, hist.agent_id, state.component, Change.CLEARED,
+                                         facts, now, held=state.held))  # fmt: skip
+                    hist.set_state(done)
+        return found
+
+    # -- events -------------------------------------------------------------------------
+
+    def on_event(self, hist: HostHistory, event: Event) -> list[Finding]:
+        hist.horizon_ms = self.rules.horizon_ms
+        if not self.rules.keeps(event.kind):
+            return []
+        stored = StoredEvent(
+            key=event_key(event.time_ms, event.kind, event.message, event.fields),
+            time_ms=event.time_ms,
+            kind=event.kind,
+            severity=event.severity.name.lower(),
+            message=event.message,
+            fields=event.fields,
+        )
+        if not hist.add_event(stored):
+            return []  # a replay
+        os_family = str(hist.host_facts.get("os_family") or "")
+        facts: Facts = {**(hist.host_facts or host_facts(None, hist.agent_id, None)),
+                        **event_facts(event), "__key": ""}  # fmt: skip
+        for name in self._event_fields():
+            facts.setdefault(name, event.fields.get(name) or NOT_REPORTED)
+        found: list[Finding] = []
+        ctx = Context(hist, event.time_ms, "event")
+        for matches, rule in self.rules.event_rules:
+            if not matches(event.kind) or (os_family and os_family not in rule.os):
+                continue
+            try:
+                holds = bool(rule.when.fn(facts, ctx))
+            except Exception as exc:
+                self.errors.add(rule, exc)
+                continue
+            if not holds:
+                continue
+            rfacts = {
+                **facts,
+                **{n: event.fields.get(n) or NOT_REPORTED for n in rule.event_fields},
+            }
+            component = template.render(rule.component, rfacts) if rule.component else ""
+            state = hist.state(rule.id, component)
+            if state.phase == "active":
+                new = replace(state, last_eval_ms=max(state.last_eval_ms, event.time_ms),
+                              last_fire_ms=max(state.last_fire_ms, event.time_ms),
+                              occurrences=state.occurrences + 1)  # fmt: skip
+                change = Change.REPEATED
+            else:
+                new = replace(
+                    state,
+                    phase="active",
+                    streak=0,
+                    since_ms=event.time_ms,
+                    last_eval_ms=event.time_ms,
+                    opened_ms=event.time_ms,
+                    last_fire_ms=event.time_ms,
+                    cleared_ms=0,
+                    occurrences=1,
+                    held="",
                 )
-    return findings
+                change = Change.OPENED
+            found.append(self._finding(rule, hist, new, rfacts, change, event.time_ms, ctx))
+        return self._correlate(hist, found)
+
+    def _event_fields(self) -> set[str]:
+        return {n for _, r in self.rules.event_rules for n in r.event_fields}
+
+    # -- findings and correlation -------------------------------------------------------
+
+    def _finding(
+        self,
+        rule: Rule,
+        hist: HostHistory,
+        state: RuleState,
+        facts: Facts,
+        change: Change,
+        now: int,
+        ctx: Context,
+    ) -> Finding:
+        summary = (
+            template.render(rule.ticket.summary, facts)
+            if change != Change.CLEARED
+            else state.summary
+        )
+        state = replace(state, summary=summary or state.summary)
+        hist.set_state(state)
+        evidence = _evidence(rule, hist, facts, now, ctx) if change != Change.CLEARED else {}
+        if change == Change.OPENED:
+            self.hits[rule.id] = self.hits.get(rule.id, 0) + 1
+        return Finding(rule, hist.agent_id, state.component, change, facts, now,
+                       held=state.held, evidence=evidence)  # fmt: skip
+
+    def _correlate(self, hist: HostHistory, found: list[Finding]) -> list[Finding]:
+        if not found:
+            return found
+        out: list[Finding] = []
+        for f in found:
+            if f.change == Change.OPENED and not f.held:
+                f = self._absorb(hist, f)
+            if (
+                f.rule.fleet is not None
+                and f.change != Change.CLEARED
+                and not f.held.startswith("absorbed:")
+            ):
+                f = self.fleet.observe(f)
+            if f.held:
+                state = hist.state(f.rule.id, f.component)
+                if state.held != f.held:
+                    hist.set_state(replace(state, held=f.held))
+            out.append(f)
+        # A root cause found in this same evaluation holds back what it explains.
+        roots = {f.rule.id: f for f in out if f.rule.absorbs and f.change == Change.OPENED}
+        if roots:
+            out = [self._held_by_root(hist, f, roots) for f in out]
+        return out
+
+    def _absorb(self, hist: HostHistory, f: Finding) -> Finding:
+        """A new finding explained by an active root cause on this host is held back; a new
+        root cause folds the recent findings it explains into itself."""
+        for root in self.rules.absorbed_by.get(f.rule.id, ()):
+            for (rule_id, _), state in hist.states.items():
+                if (
+                    rule_id == root.id
+                    and state.phase == "active"
+                    and f.observed_at_ms - state.last_fire_ms <= root.absorb_within_ms
+                ):
+                    return replace(f, held=f"absorbed:{root.id}")
+        if not f.rule.absorbs:
+            return f
+        since = f.observed_at_ms - f.rule.absorb_within_ms
+        for state in list(hist.states.values()):
+            if (
+                state.rule_id in f.rule.absorbs
+                and state.phase == "active"
+                and state.last_fire_ms >= since
+                and not state.held
+            ):
+                hist.set_state(replace(state, held=f"absorbed:{f.rule.id}"))
+        return replace(f, absorbed_since_ms=since)
+
+    def _held_by_root(self, hist: HostHistory, f: Finding, roots: Mapping[str, Finding]) -> Finding:
+        if f.held:
+            return f
+        for root in self.rules.absorbed_by.get(f.rule.id, ()):
+            if root.id in roots:
+                held = f"absorbed:{root.id}"
+                hist.set_state(replace(hist.state(f.rule.id, f.component), held=held))
+                return replace(f, held=held)
+        return f
+
+
+def _evidence(
+    rule: Rule, hist: HostHistory, facts: Facts, now: int, ctx: Context
+) -> dict[str, Any]:
+    ev = rule.evidence
+    names = [
+        *ev.fields,
+        *sorted((rule.when.names | (rule.clear.names if rule.clear else set())) - set(ev.fields)),
+    ]
+    values = {n: _shown(facts[n]) for n in names if n in facts}
+    out: dict[str, Any] = {"values": values, "condition": rule.when.source}
+    if ev.series and rule.subject not in ("event", "host"):
+        out["series"] = {
+            name: [
+                [t, v]
+                for t, v in hist.points(
+                    f"{rule.subject}.{name}", facts["__key"], now - ev.window_ms, now
+                )
+            ]
+            for name in ev.series
+        }
+    patterns = [*ev.events, *(rule.match if rule.subject == "event" else ())]
+    if patterns:
+        match = kind_matcher("|".join(patterns))
+        kinds = [k for k in hist.kinds() if match(k)]
+        events = sorted(hist.events(kinds, now - ev.window_ms, now), key=lambda e: e.time_ms)
+        out["events"] = [
+            {"time_ms": e.time_ms, "kind": e.kind, "severity": e.severity, "message": e.message,
+             "fields": dict(e.fields)}
+            for e in events[-ev.max_events:]
+        ]  # fmt: skip
+    return out
+
+
+def _shown(value: object) -> object:
+    # Percentages are computed at full precision for the rules; people read two decimals.
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def evaluate_all(
+    engine: Engine, hist: HostHistory, host: HostInventory | None, records: Sequence[object]
+) -> list[Finding]:
+    """Snapshots and events in arrival order (what one batch holds)."""
+    found: list[Finding] = []
+    for body in records:
+        if isinstance(body, Snapshot):
+            found += engine.on_snapshot(hist, body.inventory or host, body)
+        elif isinstance(body, Event):
+            found += engine.on_event(hist, body)
+    return found

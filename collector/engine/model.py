@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from collector.engine.lang import Compiled
 
 
 class Severity(enum.StrEnum):
@@ -15,32 +17,60 @@ class Severity(enum.StrEnum):
     LOW = "low"
 
 
-# Until the impact × urgency matrix (tickets issue), severity alone sets priority.
-PRIORITY = {Severity.CRITICAL: "P1", Severity.HIGH: "P2", Severity.MEDIUM: "P3", Severity.LOW: "P4"}
+class Level(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
-class Op(enum.StrEnum):
-    EQ = "=="
-    NE = "!="
-    GT = ">"
-    GE = ">="
-    LT = "<"
-    LE = "<="
+# ITIL's impact × urgency matrix (ticketing.md, "Priority"): the tickets issue makes it
+# configurable; until then this is the default every rule's priority comes from.
+PRIORITY_MATRIX: Mapping[tuple[Level, Level], str] = {
+    (Level.HIGH, Level.HIGH): "P1",
+    (Level.HIGH, Level.MEDIUM): "P2",
+    (Level.MEDIUM, Level.HIGH): "P2",
+    (Level.HIGH, Level.LOW): "P3",
+    (Level.MEDIUM, Level.MEDIUM): "P3",
+    (Level.LOW, Level.HIGH): "P3",
+    (Level.MEDIUM, Level.LOW): "P4",
+    (Level.LOW, Level.MEDIUM): "P4",
+    (Level.LOW, Level.LOW): "P5",
+}
+TIERS = ("L1", "L2", "L3")
 
 
 @dataclass(frozen=True, slots=True)
-class Condition:
-    field: str
-    op: Op
-    value: float | int | str | bool
+class Persist:
+    """How long a condition must hold: `cycles` evaluations in a row, or `duration_ms`."""
+
+    cycles: int = 1
+    duration_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class TicketTemplate:
+class Evidence:
+    fields: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # kind patterns
+    window_ms: int = 86_400_000
+    max_events: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TicketText:
     summary: str
-    symptom: str
+    symptoms: str
     cause: str
-    remediation: tuple[str, ...]
+    remediation: Mapping[str, tuple[str, ...]]  # tier → steps
+    kb: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    group_by: str  # template over the finding's facts
+    min_hosts: int
+    within_ms: int
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +81,61 @@ class Rule:
     domain: str
     os: tuple[str, ...]
     severity: Severity
+    impact: Level
+    urgency: Level
+    reason: str
     tier: str
     category: str
-    record: str  # which records the conditions run over: volume | smart
-    when: tuple[Condition, ...]  # all must hold
-    component: str  # template naming the affected part, e.g. "{mount}"
-    ticket: TicketTemplate
-    source: str  # file:line, for error messages
+    subject: str  # for_each
+    when: Compiled
+    component: str  # template; "" = the subject's key
+    ticket: TicketText
+    source: str  # file:line, for messages
+    persist: Persist = Persist()
+    clear: Compiled | None = None  # None: `when` no longer holds
+    clear_persist: Persist = Persist()
+    match: tuple[str, ...] = ()  # event rules: kind patterns
+    event_fields: tuple[str, ...] = ()
+    quiet_ms: int = 86_400_000  # event rules clear after this long without a match
+    evidence: Evidence = Evidence()
+    absorbs: tuple[str, ...] = ()
+    absorb_within_ms: int = 30 * 60_000
+    fleet: Fleet | None = None
 
     @property
     def priority(self) -> str:
-        return PRIORITY[self.severity]
+        return PRIORITY_MATRIX[(self.impact, self.urgency)]
+
+
+class Change(enum.StrEnum):
+    OPENED = "opened"  # the rule started firing for this component
+    REPEATED = "repeated"  # still firing
+    CLEARED = "cleared"  # the clear condition held long enough
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: Rule
+    agent_id: str
     component: str
-    facts: Mapping[str, Any]  # the record's fields plus derived values, for templates
+    change: Change
+    facts: Mapping[str, Any]  # the subject's and host's facts, for templates and evidence
     observed_at_ms: int
+    # Why this finding gets no ticket of its own: "absorbed:<rule id>" (a root cause on the
+    # same host explains it) or "incident:<group>" (part of a fleet incident); "" = its own.
+    held: str = ""
+    # Set on a root cause: the rules it absorbed, and from when.
+    absorbed_since_ms: int = 0
+    group: str = ""  # fleet rules: the shared attribute's value
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    rule_id: str
+    group: str
+    summary: str
+    opened_ms: int
+    last_seen_ms: int
+    hosts: tuple[tuple[str, str, int], ...]  # (agent_id, hostname, last fired)
+    new: bool

@@ -12,16 +12,18 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
 
 import collector
 from agent.common.codec import CODECS, Codec, CodecError
-from agent.records import AgentStats, HostInventory, Snapshot
-from collector.engine.evaluate import evaluate
-from collector.engine.model import Rule
+from agent.records import AgentStats, Event, HostInventory, Snapshot
+from collector.engine.evaluate import Engine
+from collector.engine.history import HostHistory
+from collector.engine.model import Change
+from collector.engine.subjects import host_facts
 from collector.ingest import convert
 from collector.ingest.committer import GroupCommitter, StoreUnavailable
 from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError, TicketDraft
@@ -37,6 +39,7 @@ _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _ACK_WINDOW = 64  # batches decoded ahead of their acks, per stream
 _ENVELOPE_BYTES = 1024  # room for AgentMessage/Batch framing around a payload
 _MAX_UINT32 = 2**32 - 1
+_MAX_WAITING = 1000  # events held for a new host's first snapshot; beyond, judged OS-blind
 
 
 @dataclass
@@ -49,6 +52,7 @@ class IngestStats:
     rejected: int = 0
     tickets_opened: int = 0
     tickets_updated: int = 0
+    findings_held: int = 0  # absorbed by a root cause or part of a fleet incident
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,15 @@ class _Stream:
     agent_id: str
     epoch: str
     host: HostInventory | None
+    # What the rules remember of this host, loaded from the store when the stream opens;
+    # dropped with the stream (or when a commit fails) so the store stays the truth.
+    history: HostHistory
     last_seq: int = 0
+    # Records up to here were committed before (the position at Hello): a resend of them is
+    # stored once by the store and must not be evaluated twice by the rules either.
+    evaluated_seq: int = 0
+    # Events of a host whose OS is not known yet (see _incoming), bounded by _MAX_WAITING.
+    waiting: list[Event] = field(default_factory=list)
     peer: str = ""
     # The last batch handed to the committer: the next one is committed only after it
     # (the committer fails it if this one was not stored).
@@ -84,7 +96,9 @@ class CollectorService(cpb_grpc.CollectorServicer):
         store: SqlStore,
         committer: GroupCommitter,
         codec: Codec,
-        rules: Callable[[], tuple[Rule, ...]],
+        engine: Engine,
+        max_events_per_host: int = 500,
+        max_points_per_series: int = 256,
         policy: AgentPolicy,
         max_batch_bytes: int,
         max_streams: int,
@@ -94,7 +108,8 @@ class CollectorService(cpb_grpc.CollectorServicer):
         self._store = store
         self._committer = committer
         self._codec = codec
-        self._rules = rules
+        self._engine = engine
+        self._limits = {"max_events": max_events_per_host, "max_points": max_points_per_series}
         self._policy = policy
         self._max_batch_bytes = max_batch_bytes
         # What Welcome tells agents to keep a batch under: a payload the server
@@ -140,6 +155,7 @@ class CollectorService(cpb_grpc.CollectorServicer):
             )
         except StoreError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
+        stream.evaluated_seq = acked
         yield convert.welcome(
             collector_version=collector.__version__,
             protocol_version=PROTOCOL_VERSION,
@@ -178,6 +194,9 @@ class CollectorService(cpb_grpc.CollectorServicer):
                 try:
                     result = await item
                 except StoreUnavailable as exc:
+                    # The engine's memory ran ahead of the store; the agent resends, and
+                    # the next stream reloads the history from what was committed.
+                    stream.history = HostHistory(stream.agent_id, **self._limits)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
                 if result.tickets_opened:
                     opened = ",".join(map(str, result.tickets_opened))
@@ -217,12 +236,26 @@ class CollectorService(cpb_grpc.CollectorServicer):
             host = convert.inventory(hello.host) if hello.HasField("host") else None
         except convert.BadBatch as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Hello host: {exc}")
+        try:
+            history = await asyncio.to_thread(self._load_history, hello.agent_id, host)
+        except StoreError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
         log.info(
             "agent connected",
             extra={"agent_id": hello.agent_id, "peer": context.peer(),
                    "agent_version": hello.agent_version},
         )  # fmt: skip
-        return _Stream(hello.agent_id, hello.spool_epoch, host, peer=context.peer())
+        return _Stream(hello.agent_id, hello.spool_epoch, host, history, peer=context.peer())
+
+    def _load_history(self, agent_id: str, host: HostInventory | None) -> HostHistory:
+        history = HostHistory(agent_id, **self._limits)
+        history.load(*self._store.load_history(agent_id))
+        if host is None:  # Hello had none: what the host last reported, if it is known
+            known = self._store.get_host(agent_id)
+            host = known.inventory if known and known.inventory.os_family else None
+        history.horizon_ms = self._engine.rules.horizon_ms
+        history.host_facts = host_facts(host, agent_id, None, self._engine.site_of)
+        return history
 
     async def _read(
         self,
@@ -289,16 +322,44 @@ class CollectorService(cpb_grpc.CollectorServicer):
         stream.last_seq = batch.seq_last
         findings: list[tuple[int, TicketDraft]] = []
         stats: AgentStats | None = None
-        rules = self._rules()
+        engine, history = self._engine, stream.history
         for rec in records:
+            if rec.stored.seq <= stream.evaluated_seq:
+                continue  # a resend of a record the store already has
+            stream.evaluated_seq = rec.stored.seq
             match rec.body:
                 case Snapshot() as snap:
                     if snap.inventory is not None:
                         stream.host = snap.inventory
-                    for f in evaluate(rules, stream.agent_id, stream.host, snap):
-                        findings.append((rec.stored.seq, draft(f, stream.agent_id)))
+                    found = []
+                    if stream.waiting and stream.host is not None:
+                        # The events that came before the host said what it is, in order.
+                        history.host_facts = host_facts(stream.host, stream.agent_id, None,
+                                                        engine.site_of)  # fmt: skip
+                        for event in stream.waiting:
+                            found += engine.on_event(history, event)
+                        stream.waiting.clear()
+                    found += engine.on_snapshot(history, stream.host, snap)
+                case Event() as event:
+                    if (
+                        not history.host_facts.get("os_family")
+                        and len(stream.waiting) < _MAX_WAITING
+                    ):
+                        # A new host's first events arrive before its first snapshot: rules are
+                        # per OS, so they wait for it (a Windows rule must not judge a Linux log).
+                        stream.waiting.append(event)
+                        continue
+                    found = engine.on_event(history, event)
                 case AgentStats() as st:
                     stats = st
+                    continue
+                case _:
+                    continue
+            for f in found:
+                if f.held:
+                    self.stats.findings_held += 1
+                elif f.change != Change.CLEARED:
+                    findings.append((rec.stored.seq, draft(f)))
         self.stats.batches += 1
         self.stats.records += len(records)
         return IncomingBatch(
@@ -311,6 +372,8 @@ class CollectorService(cpb_grpc.CollectorServicer):
             inventory=stream.host,
             stats=stats,
             findings=tuple(findings),
+            history=(history.flush(),),
+            incidents=tuple(engine.fleet.flush()),
         )
 
     async def _reject(self, batch: cpb.Batch, stream: _Stream, reason: str) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.records import AgentStats, HostInventory
+from collector.engine.history import HistoryDelta, RuleState
+from collector.engine.model import IncidentUpdate
 
 
 class RecordKind(enum.StrEnum):
@@ -30,6 +32,9 @@ class TicketState(enum.StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    # Folded into another ticket: a root cause on the same host (merged_into) or a fleet
+    # incident (incident_id). Never reopened by a repeat: the other one carries the problem.
+    MERGED = "merged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,10 @@ class TicketDraft:
     description: str  # Markdown
     evidence: Mapping[str, Any]  # JSON-serialisable
     observed_at_ms: int
+    # A root cause: the open tickets of these rules on this host, seen since absorb_since_ms,
+    # are merged into this one.
+    absorbs: tuple[str, ...] = ()
+    absorb_since_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ class Ticket:
     updated_at_ms: int
     first_seen_ms: int
     last_seen_ms: int
+    merged_into: int | None = None
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,10 @@ class IncomingBatch:
     inventory: HostInventory | None = None  # latest inventory in the batch, if any
     stats: AgentStats | None = None  # latest agent stats in the batch, if any
     findings: tuple[tuple[int, TicketDraft], ...] = ()
+    # The rule engine's changes: applied whether or not the records were new (they are
+    # idempotent), so a replay after a failed commit restores what the engine remembers.
+    history: tuple[HistoryDelta, ...] = ()
+    incidents: tuple[IncidentUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +150,24 @@ class RejectedBatch:
     reason: str
     received_at_ms: int
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    rule_id: str
+    group: str
+    state: str
+    summary: str
+    opened_ms: int
+    updated_ms: int
+    last_seen_ms: int
+    hosts: tuple[tuple[str, str, int], ...]  # (agent_id, hostname, last fired)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A rule's state on one host component, as stored: the findings list."""
+
+    agent_id: str
+    state: RuleState

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     literal_column,
 )
 
@@ -59,6 +61,8 @@ hosts = Table(
     Column("vendor", Text, nullable=False, server_default=""),
     Column("first_seen_ms", BigInteger, nullable=False),
     Column("last_seen_ms", BigInteger, nullable=False),
+    # The newest snapshot the rules evaluated: an older or replayed one is not evaluated again.
+    Column("last_snapshot_ms", BigInteger, nullable=False, server_default="0"),
 )
 
 # One row per (agent, spool epoch): how far the collector has committed.
@@ -122,6 +126,10 @@ tickets = Table(
     Column("updated_at_ms", BigInteger, nullable=False),
     Column("first_seen_ms", BigInteger, nullable=False),
     Column("last_seen_ms", BigInteger, nullable=False),
+    # A merged ticket's problem is tracked elsewhere: by the root-cause ticket on the same
+    # host (merged_into) or by a fleet incident (incident_id).
+    Column("merged_into", BigInteger, nullable=True),
+    Column("incident_id", BigInteger, nullable=True),
     Index(None, "agent_id"),
     Index(None, "state"),
 )
@@ -151,4 +159,80 @@ rejected_batches = Table(
     Column("reason", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("received_at_ms", BigInteger, nullable=False),
+)
+
+# -- rule history: what windows, trends and persistence need, bounded per host ----------
+
+host_events = Table(
+    "host_events",
+    metadata,
+    Column("agent_id", Text, nullable=False),
+    Column("event_key", Text, nullable=False),  # digest of the event: replays are no-ops
+    Column("time_ms", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("fields", Text, nullable=False),  # JSON object
+    PrimaryKeyConstraint("agent_id", "event_key"),
+    ForeignKeyConstraint(["agent_id"], ["hosts.agent_id"]),
+)
+
+series_points = Table(
+    "series_points",
+    metadata,
+    Column("agent_id", Text, nullable=False),
+    Column("series", Text, nullable=False),  # subject.field: volume.used_bytes
+    Column("component", Text, nullable=False),
+    Column("t_ms", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("agent_id", "series", "component", "t_ms"),
+    ForeignKeyConstraint(["agent_id"], ["hosts.agent_id"]),
+)
+
+# One row per (host, rule, component) that is pending, active or cleared: the findings.
+rule_states = Table(
+    "rule_states",
+    metadata,
+    Column("agent_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("component", Text, nullable=False),
+    Column("phase", Text, nullable=False),  # pending | active | cleared
+    Column("streak", Integer, nullable=False),
+    Column("since_ms", BigInteger, nullable=False),
+    Column("last_eval_ms", BigInteger, nullable=False),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("last_fire_ms", BigInteger, nullable=False),
+    Column("cleared_ms", BigInteger, nullable=False),
+    Column("occurrences", BigInteger, nullable=False),
+    Column("held", Text, nullable=False),  # absorbed:<rule> | incident:<group> | ""
+    Column("summary", Text, nullable=False),
+    PrimaryKeyConstraint("agent_id", "rule_id", "component"),
+    ForeignKeyConstraint(["agent_id"], ["hosts.agent_id"]),
+    Index(None, "phase"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("rule_id", Text, nullable=False),
+    Column("group_value", Text, nullable=False),  # the shared attribute's value
+    Column("state", Text, nullable=False),  # open | resolved
+    Column("summary", Text, nullable=False),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("host_count", BigInteger, nullable=False),
+    UniqueConstraint("rule_id", "group_value"),
+)
+
+incident_hosts = Table(
+    "incident_hosts",
+    metadata,
+    Column("incident_id", BigInteger, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("hostname", Text, nullable=False),
+    Column("last_fired_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("incident_id", "agent_id"),
+    ForeignKeyConstraint(["incident_id"], ["incidents.id"]),
 )

@@ -48,12 +48,16 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
 from agent.records import AgentStats, HostInventory
+from collector.engine.history import HistoryDelta, RuleState, StoredEvent
+from collector.engine.model import IncidentUpdate
 from collector.store.model import (
     AgentHealth,
     BatchResult,
     Host,
+    Incident,
     IncomingBatch,
     RejectedBatch,
+    StoredFinding,
     Ticket,
     TicketDraft,
     TicketState,
@@ -61,8 +65,13 @@ from collector.store.model import (
 from collector.store.schema import (
     OPEN_TICKET,
     agent_stats,
+    host_events,
     hosts,
+    incident_hosts,
+    incidents,
     rejected_batches,
+    rule_states,
+    series_points,
     streams,
     telemetry,
     tickets,
@@ -251,6 +260,8 @@ class SqlStore:
         if stats:
             conn.execute(sql.upsert_stats, stats)
 
+        _apply_history(conn, sql, [d for b in batches for d in b.history])
+
         results: list[BatchResult] = []
         for b, acked_seq, new in zip(batches, acked_seqs, inserted, strict=True):
             opened: list[int] = []
@@ -262,6 +273,10 @@ class SqlStore:
                     sql.upsert_ticket, _ticket_params(draft, now)
                 ).one()
                 (opened if occurrences == 1 else updated).append(ticket_id)
+                if draft.absorbs:
+                    _merge_into(conn, ticket_id, draft, now)
+            for incident in b.incidents:
+                _save_incident(conn, incident, now)
             results.append(
                 BatchResult(
                     inserted_seqs=frozenset(new),
@@ -375,6 +390,85 @@ class SqlStore:
             )
         return True
 
+    # -- rule history, findings and incidents -------------------------------------
+
+    def load_history(
+        self, agent_id: str
+    ) -> tuple[list[StoredEvent], list[tuple[str, str, int, float]], list[RuleState], int]:
+        """What the rule engine remembers of one host: (events, points, states, last snapshot)."""
+        with self._transaction(self._read_lock) as conn:
+            events = [
+                StoredEvent(
+                    r.event_key,
+                    r.time_ms,
+                    r.kind,
+                    r.severity,
+                    r.message,
+                    MappingProxyType(json.loads(r.fields)),
+                )  # fmt: skip
+                for r in conn.execute(select(host_events).where(host_events.c.agent_id == agent_id))
+            ]
+            points = [
+                (r.series, r.component, r.t_ms, r.value)
+                for r in conn.execute(
+                    select(series_points).where(series_points.c.agent_id == agent_id)
+                )
+            ]
+            states = [
+                _rule_state(row)
+                for row in conn.execute(
+                    select(rule_states).where(rule_states.c.agent_id == agent_id)
+                ).mappings()
+            ]
+            last = conn.execute(
+                select(hosts.c.last_snapshot_ms).where(hosts.c.agent_id == agent_id)
+            ).scalar_one_or_none()
+        return events, points, states, int(last or 0)
+
+    def list_findings(
+        self, *, agent_id: str | None = None, phase: str | None = None, limit: int = 1000
+    ) -> list[StoredFinding]:
+        """Rule states that are active or cleared (pending ones are not findings yet)."""
+        query = select(rule_states).order_by(
+            rule_states.c.opened_ms.desc(), rule_states.c.agent_id, rule_states.c.rule_id
+        )
+        query = query.where(rule_states.c.phase != "pending").limit(limit)
+        if agent_id is not None:
+            query = query.where(rule_states.c.agent_id == agent_id)
+        if phase is not None:
+            query = query.where(rule_states.c.phase == phase)
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [StoredFinding(row["agent_id"], _rule_state(row)) for row in rows]
+
+    def list_incidents(self, *, state: str | None = None, limit: int = 100) -> list[Incident]:
+        """Fleet incidents, newest first, with their hosts."""
+        query = select(incidents).order_by(incidents.c.opened_ms.desc()).limit(limit)
+        if state is not None:
+            query = query.where(incidents.c.state == state)
+        with self._transaction(self._read_lock) as conn:
+            rows = conn.execute(query).mappings().all()
+            members: dict[int, list[tuple[str, str, int]]] = {}
+            ids = [row["id"] for row in rows]
+            if ids:
+                for m in conn.execute(
+                    select(incident_hosts)
+                    .where(incident_hosts.c.incident_id.in_(ids))
+                    .order_by(incident_hosts.c.agent_id)
+                ):
+                    members.setdefault(m.incident_id, []).append(
+                        (m.agent_id, m.hostname, m.last_fired_ms)
+                    )
+        return [
+            Incident(
+                id=row["id"], rule_id=row["rule_id"], group=row["group_value"],
+                state=row["state"], summary=row["summary"], opened_ms=row["opened_ms"],
+                updated_ms=row["updated_ms"], last_seen_ms=row["last_seen_ms"],
+                hosts=tuple(members.get(row["id"], ())),
+            )
+            for row in rows
+        ]  # fmt: skip
+
     # -- hosts ----------------------------------------------------------------
 
     def list_hosts(self) -> list[Host]:
@@ -464,6 +558,13 @@ class _Statements:
     telemetry_columnar: bool  # insert_telemetry takes one array per column, not rows
     upsert_stats: Executable
     upsert_ticket: Executable  # returns (id, occurrences); occurrences 1 means new
+    insert_event: Executable
+    delete_event: Executable
+    insert_point: Executable
+    delete_point: Executable
+    upsert_state: Executable
+    delete_state: Executable
+    mark_snapshot: Executable
 
     @classmethod
     def for_dialect(cls, name: str) -> _Statements:
@@ -476,7 +577,41 @@ class _Statements:
         stream = dialect_insert(streams)
         stats = dialect_insert(agent_stats)
         ticket = dialect_insert(tickets)
+        state = dialect_insert(rule_states)
+        state_keys = ("agent_id", "rule_id", "component")
         return cls(
+            insert_event=dialect_insert(host_events).on_conflict_do_nothing(
+                index_elements=[host_events.c.agent_id, host_events.c.event_key]
+            ),
+            delete_event=delete(host_events).where(
+                host_events.c.agent_id == bindparam("a"), host_events.c.event_key == bindparam("k")
+            ),
+            insert_point=dialect_insert(series_points).on_conflict_do_nothing(
+                index_elements=[
+                    series_points.c.agent_id,
+                    series_points.c.series,
+                    series_points.c.component,
+                    series_points.c.t_ms,
+                ]
+            ),  # fmt: skip
+            delete_point=delete(series_points).where(
+                series_points.c.agent_id == bindparam("a"),
+                series_points.c.series == bindparam("s"),
+                series_points.c.component == bindparam("c"),
+                series_points.c.t_ms == bindparam("t"),
+            ),
+            upsert_state=state.on_conflict_do_update(
+                index_elements=[rule_states.c[k] for k in state_keys],
+                set_={n: state.excluded[n] for n in _STATE_FIELDS if n not in state_keys},
+            ),
+            delete_state=delete(rule_states).where(
+                rule_states.c.agent_id == bindparam("a"),
+                rule_states.c.rule_id == bindparam("r"),
+                rule_states.c.component == bindparam("c"),
+            ),
+            mark_snapshot=update(hosts)
+            .where(hosts.c.agent_id == bindparam("a"))
+            .values(last_snapshot_ms=_greatest(hosts.c.last_snapshot_ms, bindparam("t"))),
             upsert_host=host.on_conflict_do_update(
                 index_elements=[hosts.c.agent_id], set_={**inventory, **last_seen}
             ),
@@ -661,6 +796,127 @@ def _plain(value: object) -> object:
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _rule_state(row: RowMapping) -> RuleState:
+    return RuleState(**{name: row[name] for name in _STATE_FIELDS})
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(RuleState))
+
+
+def _apply_history(conn: Connection, sql: _Statements, deltas: Sequence[HistoryDelta]) -> None:
+    """The engine's changes, in order; every statement is idempotent, so a replay is harmless."""
+    if not deltas:
+        return
+    added = [
+        {"agent_id": d.agent_id, "event_key": e.key, "time_ms": e.time_ms, "kind": e.kind,
+         "severity": e.severity, "message": e.message, "fields": _to_json(e.fields)}
+        for d in deltas for e in d.events_added
+    ]  # fmt: skip
+    if added:
+        conn.execute(sql.insert_event, added)
+    removed = [{"a": d.agent_id, "k": key} for d in deltas for key in d.events_removed]
+    if removed:
+        conn.execute(sql.delete_event, removed)
+    points = [
+        {"agent_id": d.agent_id, "series": s, "component": c, "t_ms": t, "value": v}
+        for d in deltas for s, c, t, v in d.points_added
+    ]  # fmt: skip
+    if points:
+        conn.execute(sql.insert_point, points)
+    gone = [
+        {"a": d.agent_id, "s": s, "c": c, "t": t} for d in deltas for s, c, t in d.points_removed
+    ]
+    if gone:
+        conn.execute(sql.delete_point, gone)
+    upserts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    deletes: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in deltas:  # the last change of a state in the group is the one that counts
+        for (rule_id, component), state in d.states.items():
+            key = (d.agent_id, rule_id, component)
+            if state is None:
+                upserts.pop(key, None)
+                deletes[key] = {"a": d.agent_id, "r": rule_id, "c": component}
+            else:
+                deletes.pop(key, None)
+                upserts[key] = {
+                    "agent_id": d.agent_id,
+                    **{n: getattr(state, n) for n in _STATE_FIELDS},
+                }
+    if deletes:
+        conn.execute(sql.delete_state, list(deletes.values()))
+    if upserts:
+        conn.execute(sql.upsert_state, [upserts[k] for k in sorted(upserts)])
+    marks = {d.agent_id: d.last_snapshot_ms for d in deltas if d.last_snapshot_ms is not None}
+    if marks:
+        conn.execute(sql.mark_snapshot, [{"a": a, "t": t} for a, t in sorted(marks.items())])
+
+
+def _merge_into(conn: Connection, ticket_id: int, draft: TicketDraft, now: int) -> None:
+    """The root cause's ticket takes over the open tickets of the findings it explains."""
+    conn.execute(
+        update(tickets)
+        .where(
+            tickets.c.agent_id == draft.agent_id,
+            tickets.c.rule_id.in_(draft.absorbs),
+            OPEN_TICKET,
+            tickets.c.last_seen_ms >= draft.absorb_since_ms,
+            tickets.c.id != ticket_id,
+        )
+        .values(state=TicketState.MERGED.value, merged_into=ticket_id, updated_at_ms=now)
+    )
+
+
+def _save_incident(conn: Connection, inc: IncidentUpdate, now: int) -> None:
+    row = conn.execute(
+        select(incidents.c.id).where(
+            incidents.c.rule_id == inc.rule_id, incidents.c.group_value == inc.group
+        )
+    ).scalar_one_or_none()
+    values = {"summary": inc.summary, "updated_ms": now, "last_seen_ms": inc.last_seen_ms,
+              "host_count": len(inc.hosts), "state": "open"}  # fmt: skip
+    if row is None:
+        incident_id = conn.execute(
+            insert(incidents)
+            .values(rule_id=inc.rule_id, group_value=inc.group, opened_ms=inc.opened_ms, **values)
+            .returning(incidents.c.id)
+        ).scalar_one()
+    else:
+        incident_id = row
+        conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+    known = set(
+        conn.execute(
+            select(incident_hosts.c.agent_id).where(incident_hosts.c.incident_id == incident_id)
+        ).scalars()
+    )
+    for agent_id, hostname, fired in inc.hosts:
+        if agent_id in known:
+            conn.execute(
+                update(incident_hosts)
+                .where(incident_hosts.c.incident_id == incident_id,
+                       incident_hosts.c.agent_id == agent_id)
+                .values(last_fired_ms=fired)
+            )  # fmt: skip
+        else:
+            conn.execute(
+                insert(incident_hosts).values(
+                    incident_id=incident_id,
+                    agent_id=agent_id,
+                    hostname=hostname,
+                    last_fired_ms=fired,
+                )
+            )
+    # The members' own tickets for this rule are now the incident's.
+    conn.execute(
+        update(tickets)
+        .where(
+            tickets.c.rule_id == inc.rule_id,
+            tickets.c.agent_id.in_([a for a, _, _ in inc.hosts]),
+            OPEN_TICKET,
+        )
+        .values(state=TicketState.MERGED.value, incident_id=incident_id, updated_at_ms=now)
+    )
 
 
 # -- engines ------------------------------------------------------------------

@@ -1,23 +1,17 @@
-"""Finding + rule templates → TicketDraft. Text lives in the rule file, not here."""
+"""Finding + rule text → TicketDraft. Text lives in the rule file, not here."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from collector.engine import template
-from collector.engine.facts import human_bytes
-from collector.engine.model import Finding
+from collector.engine.model import TIERS, Finding
+from collector.engine.subjects import human_bytes
 from collector.store import TicketDraft
 
-EVIDENCE_FIELDS = {
-    "volume": ("mount", "device", "fstype", "total_bytes", "used_bytes", "free_bytes", "used_pct",
-               "inodes_total", "inodes_free", "read_only"),
-    "smart": ("device", "protocol", "model", "serial", "firmware", "health", "temperature_c",
-              "power_on_hours", "reallocated_sectors", "pending_sectors", "offline_uncorrectable",
-              "nvme_critical_warning", "nvme_percentage_used", "smartctl_exit_status"),
-}  # fmt: skip
-HOST_FIELDS = ("hostname", "os_name", "os_version", "kernel", "arch", "cpu_model", "memory_bytes",
-               "machine_id", "agent_version")  # fmt: skip
+HOST_FIELDS = ("hostname", "os_name", "os_version", "kernel", "arch", "vendor", "cpu_model",
+               "memory_bytes", "machine_id", "agent_version", "site", "subnet")  # fmt: skip
 
 
 def dedup_key(agent_id: str, rule_id: str, component: str) -> str:
@@ -30,37 +24,52 @@ def _host_value(key: str, value: object) -> object:
     return human_bytes(value) if key == "memory_bytes" and isinstance(value, int) else value
 
 
-def _shown(value: object) -> object:
-    # Percentages are computed at full precision for the rules; people read two decimals.
-    return round(value, 2) if isinstance(value, float) else value
-
-
-def draft(finding: Finding, agent_id: str) -> TicketDraft:
+def draft(finding: Finding) -> TicketDraft:
     rule, facts = finding.rule, finding.facts
-    steps = [template.render(s, facts) for s in rule.ticket.remediation]
+    agent_id = finding.agent_id
+
+    def render(text: str) -> str:
+        return template.render(text, facts)
+
+    steps: list[str] = []
+    for tier in TIERS:
+        items = rule.ticket.remediation.get(tier, ())
+        if items:
+            steps.append(f"*{tier}:*")
+            steps += [f"{i}. {render(step)}" for i, step in enumerate(items, 1)]
     host_lines = [f"- {k.removesuffix('_bytes').replace('_', ' ')}: {_host_value(k, facts[k])}"
                   for k in HOST_FIELDS if facts.get(k)]  # fmt: skip
+    values: dict[str, Any] = dict(finding.evidence.get("values", {}))
+    evidence_lines = [f"- {k}: {v}" for k, v in values.items()]
     description = "\n".join(
         [
-            f"**Symptom.** {template.render(rule.ticket.symptom, facts)}",
+            f"**Symptoms.** {render(rule.ticket.symptoms)}",
             "",
-            f"**Probable cause.** {template.render(rule.ticket.cause, facts)}",
+            f"**Probable cause.** {render(rule.ticket.cause)}",
             "",
             "**What to do.**",
-            *[f"{i}. {s}" for i, s in enumerate(steps, 1)],
+            *steps,
+            *(["", f"Knowledge base: {rule.ticket.kb}"] if rule.ticket.kb else []),
+            "",
+            "**Evidence.**",
+            *evidence_lines,
+            f"- condition: `{rule.when.source}`",
             "",
             "**Host.**",
             *host_lines,
             "",
+            f"Impact {rule.impact.value}, urgency {rule.urgency.value}: {rule.reason}",
             f"Rule `{rule.id}` v{rule.version}, severity {rule.severity.value}, "
             f"routed to {rule.tier} ({rule.category}).",
         ]
     )
     evidence = {
-        "record": rule.record,
+        "subject": rule.subject,
         "observed_at_ms": finding.observed_at_ms,
-        "values": {k: _shown(facts[k]) for k in EVIDENCE_FIELDS[rule.record] if k in facts},
-        "conditions": [f"{c.field} {c.op.value} {c.value!r}" for c in rule.when],
+        "impact": rule.impact.value,
+        "urgency": rule.urgency.value,
+        "reason": rule.reason,
+        **finding.evidence,
     }
     return TicketDraft(
         dedup_key=dedup_key(agent_id, rule.id, finding.component),
@@ -73,8 +82,10 @@ def draft(finding: Finding, agent_id: str) -> TicketDraft:
         priority=rule.priority,
         tier=rule.tier,
         category=rule.category,
-        summary=template.render(rule.ticket.summary, facts),
+        summary=render(rule.ticket.summary),
         description=description,
         evidence=evidence,
         observed_at_ms=finding.observed_at_ms,
+        absorbs=rule.absorbs if finding.absorbed_since_ms else (),
+        absorb_since_ms=finding.absorbed_since_ms,
     )

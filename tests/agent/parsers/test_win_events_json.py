@@ -241,3 +241,20 @@ def test_cursor_after_a_cleared_log() -> None:
     cursor = {"System": 48150}
     assert win_events_json.newer_than(events, cursor) == events
     assert win_events_json.cursor_after(events, cursor) == {"System": 2}
+
+
+def test_windows_update_failure_names_the_update_and_its_error() -> None:
+    data = {
+        "updateTitle": "2026-11 Cumulative Update for Windows 11 Version 24H2 (KB5070773)",
+        "updateGuid": "{3c1b9f5a-7d1e-4a1b-9d3c-6f0e2b8a9c11}",
+        "updateRevisionNumber": "1",
+        "serviceGuid": "{7971f918-a847-4430-9279-4a52d1efe18d}",
+        "errorCode": "0x80070070",
+    }
+    event = _one(_event("Microsoft-Windows-WindowsUpdateClient", 20, 2, data))
+    assert (event.kind, event.severity, event.fields["error_code"]) == (
+        "os.update_failed",
+        Severity.ERROR,
+        "0x80070070",
+    )
+    assert event.fields["update"].endswith("(KB5070773)")

@@ -1,0 +1,228 @@
+"""Per-host history for windows, trends and persistence: bounded, and saved as deltas.
+
+The engine reads a host's recent events, metric series and rule states from memory (a
+rule evaluation must cost microseconds, not a query); every change is also recorded as a
+delta that the store writes in the same transaction as the batch that caused it, so the
+history survives a restart and is reloaded when the host's agent connects again.
+
+Bounded per host: at most `max_events` events (the oldest of the most frequent kind goes
+first, so a flood of one kind cannot push out the single panic that explains it), at most
+`max_points` points per series (when full, every other point of the older half is dropped:
+recent history stays dense, older history gets sparse but still reaches back), and nothing
+older than the rule set's longest window.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_MAX_EVENTS = 500
+DEFAULT_MAX_POINTS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    key: str  # stable digest: a replayed event is recognised
+    time_ms: int
+    kind: str
+    severity: str
+    message: str
+    fields: Mapping[str, str]
+
+
+def event_key(time_ms: int, kind: str, message: str, fields: Mapping[str, str]) -> str:
+    text = "\0".join(
+        [str(time_ms), kind, message, *(f"{k}={v}" for k, v in sorted(fields.items()))]
+    )
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """Where one rule stands for one component of one host."""
+
+    rule_id: str
+    component: str
+    phase: str = "pending"  # pending | active | cleared
+    streak: int = 0  # evaluations in a row the condition held (pending) or cleared (active)
+    since_ms: int = 0  # when the current streak began
+    last_eval_ms: int = 0
+    opened_ms: int = 0
+    last_fire_ms: int = 0
+    cleared_ms: int = 0
+    occurrences: int = 0
+    held: str = ""  # absorbed:<rule> | incident:<group> | ""
+    summary: str = ""
+
+
+SeriesKey = tuple[str, str]  # ("volume.used_bytes", "/home")
+
+
+@dataclass
+class HistoryDelta:
+    """What changed in one host's history since the last flush: the store applies it."""
+
+    agent_id: str
+    events_added: list[StoredEvent] = field(default_factory=list)
+    events_removed: list[str] = field(default_factory=list)  # keys
+    points_added: list[tuple[str, str, int, float]] = field(default_factory=list)
+    points_removed: list[tuple[str, str, int]] = field(default_factory=list)
+    states: dict[tuple[str, str], RuleState | None] = field(default_factory=dict)  # None: delete
+    last_snapshot_ms: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.events_added or self.events_removed or self.points_added
+            or self.points_removed or self.states or self.last_snapshot_ms is not None
+        )  # fmt: skip
+
+
+class HostHistory:
+    def __init__(
+        self,
+        agent_id: str,
+        *,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        max_points: int = DEFAULT_MAX_POINTS,
+    ) -> None:
+        self.agent_id = agent_id
+        self.max_events = max_events
+        self.max_points = max_points
+        self.horizon_ms = 7 * 86_400_000
+        self._events: dict[str, list[StoredEvent]] = {}  # kind → by time
+        self._event_keys: set[str] = set()
+        self._series: dict[SeriesKey, list[tuple[int, float]]] = {}
+        self.states: dict[tuple[str, str], RuleState] = {}
+        self.last_snapshot_ms = 0  # the newest snapshot evaluated (for the console)
+        self.host_facts: dict[str, Any] = {}  # the latest snapshot's, for event rules
+        self._delta = HistoryDelta(agent_id)
+
+    # -- loading and flushing -------------------------------------------------------
+
+    def load(
+        self,
+        events: Iterable[StoredEvent],
+        points: Iterable[tuple[str, str, int, float]],
+        states: Iterable[RuleState],
+        last_snapshot_ms: int,
+    ) -> None:
+        """Fill from the store (no delta is recorded for what was already there)."""
+        for e in sorted(events, key=lambda e: e.time_ms):
+            self._events.setdefault(e.kind, []).append(e)
+            self._event_keys.add(e.key)
+        for series, component, t, v in sorted(points, key=lambda p: p[2]):
+            self._series.setdefault((series, component), []).append((t, v))
+        self.states = {(s.rule_id, s.component): s for s in states}
+        self.last_snapshot_ms = last_snapshot_ms
+
+    def flush(self) -> HistoryDelta:
+        delta, self._delta = self._delta, HistoryDelta(self.agent_id)
+        return delta
+
+    # -- events ---------------------------------------------------------------------
+
+    def add_event(self, event: StoredEvent) -> bool:
+        """Keep an event; False if it was already here (a replay)."""
+        if event.key in self._event_keys:
+            return False
+        same = self._events.setdefault(event.kind, [])
+        bisect.insort(same, event, key=lambda e: e.time_ms)
+        self._event_keys.add(event.key)
+        self._delta.events_added.append(event)
+        self._trim_events(event.time_ms)
+        return True
+
+    def _trim_events(self, now_ms: int) -> None:
+        cutoff = now_ms - self.horizon_ms
+        for same in self._events.values():
+            while same and same[0].time_ms < cutoff:
+                self._drop(same.pop(0))
+        total = sum(len(v) for v in self._events.values())
+        while total > self.max_events:
+            largest = max(self._events.values(), key=len)
+            self._drop(largest.pop(0))
+            total -= 1
+        for kind in [k for k, v in self._events.items() if not v]:
+            del self._events[kind]
+
+    def _drop(self, event: StoredEvent) -> None:
+        self._event_keys.discard(event.key)
+        self._delta.events_removed.append(event.key)
+
+    def events(self, kinds: Iterable[str], start_ms: int, end_ms: int) -> Iterator[StoredEvent]:
+        """Events of these kinds with start_ms <= time <= end_ms."""
+        for kind in kinds:
+            same = self._events.get(kind)
+            if not same:
+                continue
+            lo = bisect.bisect_left(same, start_ms, key=lambda e: e.time_ms)
+            hi = bisect.bisect_right(same, end_ms, key=lambda e: e.time_ms)
+            yield from same[lo:hi]
+
+    def kinds(self) -> Iterable[str]:
+        return self._events.keys()
+
+    def event_count(self) -> int:
+        return sum(len(v) for v in self._events.values())
+
+    # -- series ---------------------------------------------------------------------
+
+    def add_point(self, series: str, component: str, t_ms: int, value: float) -> None:
+        points = self._series.setdefault((series, component), [])
+        if points and points[-1][0] >= t_ms:
+            if points[-1][0] == t_ms:
+                return  # a replay
+            bisect.insort(points, (t_ms, value))
+        else:
+            points.append((t_ms, value))
+        self._delta.points_added.append((series, component, t_ms, value))
+        cutoff = t_ms - self.horizon_ms
+        while points and points[0][0] < cutoff:
+            old = points.pop(0)
+            self._delta.points_removed.append((series, component, old[0]))
+        if len(points) > self.max_points:
+            # Thin the older half to every other point; the oldest stays, so the series
+            # keeps reaching back as far as it did.
+            half = len(points) // 2
+            older = points[:half]
+            for t, _ in older[1::2]:
+                self._delta.points_removed.append((series, component, t))
+            points[:] = older[0::2] + points[half:]
+
+    def points(
+        self, series: str, component: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]:
+        points = self._series.get((series, component), [])
+        lo = bisect.bisect_left(points, (start_ms, float("-inf")))
+        hi = bisect.bisect_right(points, (end_ms, float("inf")))
+        return points[lo:hi]
+
+    def point_count(self) -> int:
+        return sum(len(v) for v in self._series.values())
+
+    # -- rule states ----------------------------------------------------------------
+
+    def state(self, rule_id: str, component: str) -> RuleState:
+        return self.states.get((rule_id, component)) or RuleState(rule_id, component)
+
+    def set_state(self, state: RuleState) -> None:
+        key = (state.rule_id, state.component)
+        if state.phase == "pending" and state.streak == 0:
+            if key in self.states:
+                del self.states[key]
+                self._delta.states[key] = None
+            return
+        self.states[key] = state
+        self._delta.states[key] = state
+
+    def mark_snapshot(self, t_ms: int) -> None:
+        self.last_snapshot_ms = max(self.last_snapshot_ms, t_ms)
+        self._delta.last_snapshot_ms = t_ms
+
+
+def updated(state: RuleState, **changes: Any) -> RuleState:
+    return replace(state, **changes)
