@@ -60,14 +60,51 @@ class RuleSet:
                 self.absorbed_by.setdefault(other, []).append(rule)
         self._keep = kind_matcher("|".join(sorted(patterns))) if patterns else (lambda k: False)
         self._kept: dict[str, bool] = {}
+        self._active: dict[tuple[str, str], list[Rule]] = {}
+        self.subjects = tuple(dict.fromkeys([*self.by_subject, *self.series]))
+        self.event_rule_ids = {r.id: r for _, r in self.event_rules}
+        # "volume.used_bytes" for each series field, made once.
+        self.series_names = {
+            s: [(SUBJECTS[s].getters[f], f"{s}.{f}") for f in sorted(fs)]
+            for s, fs in self.series.items()
+        }
+        # How each rule names its component: the subject's key, one fact, or a template.
+        self.component = {rule.id: _component_of(rule.component) for rule in self.rules}
         # A little beyond the longest window, so a window's oldest edge is never cut.
         self.horizon_ms = min(MAX_WINDOW_MS, max(windows)) + 3_600_000
+
+    def active(self, subject: str, os_family: str) -> list[Rule]:
+        """The rules over this subject for this OS (all of them when the OS is unknown)."""
+        found = self._active.get((subject, os_family))
+        if found is None:
+            rules = self.by_subject.get(subject, [])
+            found = [r for r in rules if not os_family or os_family in r.os]
+            self._active[(subject, os_family)] = found
+        return found
 
     def keeps(self, kind: str) -> bool:
         kept = self._kept.get(kind)
         if kept is None:
             kept = self._kept[kind] = self._keep(kind)
         return kept
+
+
+def _component_of(text: str) -> Callable[[Facts, str], str]:
+    """How a rule names its component: the subject's key, one fact, or a template."""
+    names = template.fields_of(text) if text else []
+
+    def key(facts: Facts, default: str) -> str:
+        return default
+
+    def one(facts: Facts, default: str) -> str:
+        return str(facts[names[0]])
+
+    def rendered(facts: Facts, default: str) -> str:
+        return template.render(text, facts)
+
+    if not text:
+        return key
+    return one if len(names) == 1 and text == "{" + names[0] + "}" else rendered
 
 
 class Context:
@@ -111,12 +148,11 @@ class Context:
         if kinds is None:
             match = kind_matcher(pattern)
             kinds = self._kinds[pattern] = [k for k in self.h.kinds() if match(k)]
-        wanted = {k: _text(v) for k, v in filters.items()}
-        return [
-            e
-            for e in self.h.events(kinds, start, self.now)
-            if all(e.fields.get(k, "") == v for k, v in wanted.items())
-        ]
+        found = list(self.h.events(kinds, start, self.now))
+        for name, value in filters.items():  # usually one filter: one pass each
+            text = _text(value)
+            found = [e for e in found if e.fields.get(name, "") == text]
+        return found
 
     def count(self, pattern: str, window: int, filters: Mapping[str, Any]) -> int:
         return len(self._matching(pattern, self.now - window, filters))
@@ -153,7 +189,18 @@ class Context:
     # -- series -------------------------------------------------------------------------
 
     def _points(self, facts: Facts, name: str, window: int) -> list[tuple[int, float]]:
-        return self.h.points(f"{self.subject}.{name}", facts["__key"], self.now - window, self.now)
+        """The series over the window as a step function: the value it had when the window
+        opened (carried to the window's start), the points inside, and the current value
+        now (a point is kept only when the value changes, history.py)."""
+        series, key, start = f"{self.subject}.{name}", facts["__key"], self.now - window
+        pts = self.h.points(series, key, start, self.now)
+        if not pts or pts[0][0] > start:
+            earlier = self.h.before(series, key, start)
+            if earlier is not None:
+                pts.insert(0, (start, earlier[1]))
+        if not pts or pts[-1][0] < self.now:
+            pts.append((self.now, float(facts[name])))
+        return pts
 
     def delta(self, facts: Facts, name: str, window: int) -> float:
         pts = self._points(facts, name, window)
@@ -332,10 +379,12 @@ class Engine:
         hist.host_facts = hfacts
         os_family = str(hfacts.get("os_family") or "")
         found: list[Finding] = []
-        for subject_name, rules in self.rules.by_subject.items():
+        states = hist.states
+        components = self.rules.component
+        for subject_name in self.rules.subjects:
             subject = SUBJECTS[subject_name]
-            active = [r for r in rules if not os_family or os_family in r.os]
-            series = self.rules.series.get(subject_name, ())
+            active = self.rules.active(subject_name, os_family)
+            series = self.rules.series_names.get(subject_name, ())
             if not active and not series:
                 continue
             ctx = Context(hist, now, subject_name)
@@ -345,15 +394,15 @@ class Engine:
             # name is up; a zone problem is not a server outage).
             verdicts: dict[tuple[str, str], tuple[Rule, Facts, bool]] = {}
             for record in subject.records(snap):
-                facts = {**hfacts, **subject.facts(record)}
+                facts = subject.lazy(record, hfacts)
                 key = subject.key(facts)
                 facts["__key"] = key
-                for name in series:
-                    value = facts.get(name)
-                    if isinstance(value, int | float) and math.isfinite(value):
-                        hist.add_point(f"{subject_name}.{name}", key, now, float(value))
+                for getter, series_name in series:
+                    value = getter(record)
+                    if type(value) is int or (type(value) is float and math.isfinite(value)):
+                        hist.add_point(series_name, key, now, float(value))
                 for rule in active:
-                    component = template.render(rule.component, facts) if rule.component else key
+                    component = components[rule.id](facts, key)
                     try:
                         holds = bool(rule.when.fn(facts, ctx))
                     except Exception as exc:  # a rule's failure must not stop the others
@@ -364,8 +413,10 @@ class Engine:
                         verdicts[(rule.id, component)] = (rule, facts, holds)
                     elif before[2] and not holds:
                         verdicts[(rule.id, component)] = (rule, facts, False)
-            for (_, component), (rule, facts, holds) in verdicts.items():
-                finding = self._step(rule, hist, ctx, facts, component, holds, now)
+            for (rule_id, component), (rule, seen_facts, holds) in verdicts.items():
+                if not holds and (rule_id, component) not in states:
+                    continue  # the common case: nothing holds, nothing was pending
+                finding = self._step(rule, hist, ctx, seen_facts, component, holds, now)
                 if finding is not None:
                     found.append(finding)
             seen = set(verdicts)
@@ -458,16 +509,15 @@ class Engine:
 
     def _quiet_event_rules(self, hist: HostHistory, now: int, os_family: str) -> list[Finding]:
         found = []
-        for _, rule in self.rules.event_rules:
-            for (rule_id, _), state in list(hist.states.items()):
-                if rule_id != rule.id or state.phase != "active":
-                    continue
-                if now - state.last_fire_ms >= rule.quiet_ms:
-                    done = replace(state, phase="cleared", cleared_ms=now, last_eval_ms=now)
-                    facts = {**hist.host_facts, "__key": state.component}
-                    found.append(Finding(rule, hist.agent_id, state.component, Change.CLEARED,
-                                         facts, now, held=state.held))  # fmt: skip
-                    hist.set_state(done)
+        for (rule_id, _), state in list(hist.states.items()):
+            rule = self.rules.event_rule_ids.get(rule_id)
+            if rule is None or state.phase != "active" or now - state.last_fire_ms < rule.quiet_ms:
+                continue
+            done = replace(state, phase="cleared", cleared_ms=now, last_eval_ms=now)
+            facts = {**hist.host_facts, "__key": state.component}
+            found.append(Finding(rule, hist.agent_id, state.component, Change.CLEARED,
+                                 facts, now, held=state.held))  # fmt: skip
+            hist.set_state(done)
         return found
 
     # -- events -------------------------------------------------------------------------
@@ -629,15 +679,12 @@ def _evidence(
     values = {n: _shown(facts[n]) for n in names if n in facts}
     out: dict[str, Any] = {"values": values, "condition": rule.when.source}
     if ev.series and rule.subject not in ("event", "host"):
-        out["series"] = {
-            name: [
-                [t, v]
-                for t, v in hist.points(
-                    f"{rule.subject}.{name}", facts["__key"], now - ev.window_ms, now
-                )
-            ]
-            for name in ev.series
-        }
+        out["series"] = {}
+        for name in ev.series:
+            pts = hist.points(f"{rule.subject}.{name}", facts["__key"], now - ev.window_ms, now)
+            if (not pts or pts[-1][0] < now) and isinstance(facts.get(name), int | float):
+                pts.append((now, facts[name]))  # the series keeps changes; the ticket shows now too
+            out["series"][name] = _timeline(pts)
     patterns = [*ev.events, *(rule.match if rule.subject == "event" else ())]
     if patterns:
         match = kind_matcher("|".join(patterns))
@@ -649,6 +696,17 @@ def _evidence(
             for e in events[-ev.max_events:]
         ]  # fmt: skip
     return out
+
+
+TIMELINE_POINTS = 60  # a ticket shows a small timeline, not the whole series
+
+
+def _timeline(points: list[tuple[int, float]]) -> list[list[float]]:
+    """At most TIMELINE_POINTS of the series, evenly picked, the newest always included."""
+    if len(points) > TIMELINE_POINTS:
+        step = len(points) / TIMELINE_POINTS
+        points = [points[int(i * step)] for i in range(TIMELINE_POINTS - 1)] + [points[-1]]
+    return [[t, v] for t, v in points]
 
 
 def _shown(value: object) -> object:

@@ -17,11 +17,17 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_MAX_EVENTS = 500
 DEFAULT_MAX_POINTS = 256
+# A series keeps a point only when its value differs from the last point kept, and at most
+# one per SPACING_MS: most counters are flat most of the time, a volume's used bytes move
+# every minute, and the value at any moment is that of the last point before it (the
+# evaluation adds the current value itself, Context._points). Writing a row per series per
+# cycle was the largest cost of ingest (tests/bench/bench_ingest.py).
+SPACING_MS = 5 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,7 @@ class HostHistory:
         self._event_keys: set[str] = set()
         self._series: dict[SeriesKey, list[tuple[int, float]]] = {}
         self.states: dict[tuple[str, str], RuleState] = {}
+        self._written: dict[tuple[str, str], int] = {}  # last_fire_ms of the state last written
         self.last_snapshot_ms = 0  # the newest snapshot evaluated (for the console)
         self.host_facts: dict[str, Any] = {}  # the latest snapshot's, for event rules
         self._delta = HistoryDelta(agent_id)
@@ -117,6 +124,7 @@ class HostHistory:
         for series, component, t, v in sorted(points, key=lambda p: p[2]):
             self._series.setdefault((series, component), []).append((t, v))
         self.states = {(s.rule_id, s.component): s for s in states}
+        self._written = {key: s.last_fire_ms for key, s in self.states.items()}
         self.last_snapshot_ms = last_snapshot_ms
 
     def flush(self) -> HistoryDelta:
@@ -177,11 +185,14 @@ class HostHistory:
             if points[-1][0] == t_ms:
                 return  # a replay
             bisect.insort(points, (t_ms, value))
+        elif points and (points[-1][1] == value or t_ms - points[-1][0] < SPACING_MS):
+            return  # unchanged, or too soon: the last point still says it
         else:
             points.append((t_ms, value))
         self._delta.points_added.append((series, component, t_ms, value))
         cutoff = t_ms - self.horizon_ms
-        while points and points[0][0] < cutoff:
+        # The last point before the horizon stays: it is the series' value when it opens.
+        while len(points) >= 2 and points[1][0] <= cutoff:
             old = points.pop(0)
             self._delta.points_removed.append((series, component, old[0]))
         if len(points) > self.max_points:
@@ -192,6 +203,12 @@ class HostHistory:
             for t, _ in older[1::2]:
                 self._delta.points_removed.append((series, component, t))
             points[:] = older[0::2] + points[half:]
+
+    def before(self, series: str, component: str, t_ms: int) -> tuple[int, float] | None:
+        """The last point older than t_ms: the value the series had when a window opened."""
+        points = self._series.get((series, component), [])
+        i = bisect.bisect_left(points, (t_ms, float("-inf")))
+        return points[i - 1] if i else None
 
     def points(
         self, series: str, component: str, start_ms: int, end_ms: int
@@ -216,7 +233,19 @@ class HostHistory:
                 del self.states[key]
                 self._delta.states[key] = None
             return
+        before = self.states.get(key)
         self.states[key] = state
+        # A finding that is still firing changes its counters every cycle; writing them every
+        # cycle would cost a row per snapshot. They are written when anything else changes,
+        # and at least every REPEAT_WRITE_MS (a restart loses at most that much of the count,
+        # never a phase change).
+        if (
+            before is not None
+            and _only_repeated(before, state)
+            and state.last_fire_ms - self._written.get(key, 0) < REPEAT_WRITE_MS
+        ):
+            return
+        self._written[key] = state.last_fire_ms
         self._delta.states[key] = state
 
     def mark_snapshot(self, t_ms: int) -> None:
@@ -224,5 +253,12 @@ class HostHistory:
         self._delta.last_snapshot_ms = t_ms
 
 
-def updated(state: RuleState, **changes: Any) -> RuleState:
-    return replace(state, **changes)
+REPEAT_WRITE_MS = 10 * 60_000
+
+
+def _only_repeated(before: RuleState, after: RuleState) -> bool:
+    """True when only the counters of a still-firing finding moved."""
+    return after.phase == before.phase == "active" and all(
+        getattr(before, f) == getattr(after, f)
+        for f in ("streak", "since_ms", "opened_ms", "cleared_ms", "held", "rule_id", "component")
+    )

@@ -8,10 +8,11 @@ from the record's own annotations, so the condition checker can refuse `model > 
 from __future__ import annotations
 
 import ipaddress
+import operator
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agent.records import (
@@ -35,6 +36,52 @@ from agent.records import (
 from collector.engine.lang import T
 
 Facts = dict[str, Any]
+
+
+Getter = Callable[[Any], Any]
+
+
+class LayeredFacts(dict[str, Any]):
+    """A record's facts over its host's, read on demand: a condition reads two or three of
+    a record's twenty fields, so a fact is computed the first time it is asked for (and
+    kept), and a name the record does not have is read from the host's facts, which are
+    shared by every record of the snapshot instead of copied into each."""
+
+    __slots__ = ("host", "record", "getters")
+
+    def __init__(
+        self,
+        own: Mapping[str, Any],
+        host: Mapping[str, Any],
+        record: object = None,
+        getters: Mapping[str, Getter] | None = None,
+    ) -> None:
+        super().__init__(own)
+        self.host = host
+        self.record = record
+        self.getters = getters or {}
+
+    def __missing__(self, key: str) -> Any:
+        getter = self.getters.get(key)
+        if getter is None:
+            return self.host[key]
+        value = self[key] = getter(self.record)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.getters or key in self.host
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def flat(self) -> dict[str, Any]:
+        """Every fact, for a finding that outlives the snapshot."""
+        for key in self.getters.keys() - self.keys():
+            self[key]  # computes and keeps it
+        return {**self.host, **self}
 
 
 def human_bytes(n: int) -> str:
@@ -80,6 +127,10 @@ class Subject:
     key: Callable[[Facts], str]  # the default component: which part of the host this is
     records: Callable[[Snapshot], Iterable[object]]
     facts: Callable[[object], Facts]
+    getters: Mapping[str, Getter] = field(default_factory=dict)  # fact name → how to read it
+
+    def lazy(self, record: object, host: Mapping[str, Any]) -> LayeredFacts:
+        return LayeredFacts({}, host, record, self.getters)
 
 
 def _subject(
@@ -98,7 +149,10 @@ def _subject(
             out[fname] = fn(record)
         return out
 
-    return Subject(name, {**own, **{k: t for k, (t, _) in extra.items()}}, key, records, facts)
+    getters: dict[str, Getter] = {n: operator.attrgetter(n) for n in own}
+    getters.update({n: fn for n, (_, fn) in extra.items()})
+    types_ = {**own, **{k: t for k, (t, _) in extra.items()}}
+    return Subject(name, types_, key, records, facts, getters)
 
 
 def _one(value: object | None) -> tuple[object, ...]:

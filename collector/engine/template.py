@@ -44,5 +44,20 @@ def check(template: str, available: Iterable[str], where: str) -> None:
             )
 
 
+_PARSED: dict[str, list[tuple[str, str | None, str]]] = {}
+
+
 def render(template: str, facts: Mapping[str, Any]) -> str:
-    return _FORMATTER.vformat(template, (), dict(facts))
+    """The template with its fields filled in; parsed once per template text (components and
+    summaries are rendered for every record a rule sees)."""
+    parts = _PARSED.get(template)
+    if parts is None:
+        parts = [(lit, name, spec or "") for lit, name, spec, _ in _FORMATTER.parse(template)]
+        if len(_PARSED) < 10_000:  # rule texts only; bounded all the same
+            _PARSED[template] = parts
+    out = []
+    for literal, name, spec in parts:
+        out.append(literal)
+        if name is not None:
+            out.append(format(facts[name], spec))
+    return "".join(out)

@@ -75,6 +75,9 @@ class _Stream:
     evaluated_seq: int = 0
     # Events of a host whose OS is not known yet (see _incoming), bounded by _MAX_WAITING.
     waiting: list[Event] = field(default_factory=list)
+    # The last ticket draft per finding: a repeat reuses its text (bounded by the host's
+    # rule states: one per rule and component).
+    drafts: dict[tuple[str, str], TicketDraft] = field(default_factory=dict)
     peer: str = ""
     # The last batch handed to the committer: the next one is committed only after it
     # (the committer fails it if this one was not stored).
@@ -359,7 +362,10 @@ class CollectorService(cpb_grpc.CollectorServicer):
                 if f.held:
                     self.stats.findings_held += 1
                 elif f.change != Change.CLEARED:
-                    findings.append((rec.stored.seq, draft(f)))
+                    key = (f.rule.id, f.component)
+                    previous = stream.drafts.get(key) if f.change == Change.REPEATED else None
+                    made = stream.drafts[key] = draft(f, previous)
+                    findings.append((rec.stored.seq, made))
         self.stats.batches += 1
         self.stats.records += len(records)
         return IncomingBatch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 from collector.engine import template
@@ -24,9 +25,27 @@ def _host_value(key: str, value: object) -> object:
     return human_bytes(value) if key == "memory_bytes" and isinstance(value, int) else value
 
 
-def draft(finding: Finding) -> TicketDraft:
+def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
+    """The ticket draft of a finding. `previous`, the draft of the same finding made
+    earlier by this collector, lends its text: a repeat only brings new evidence (the
+    store keeps an open ticket's text), and rendering the text is most of the cost."""
     rule, facts = finding.rule, finding.facts
     agent_id = finding.agent_id
+    evidence = {
+        "subject": rule.subject,
+        "observed_at_ms": finding.observed_at_ms,
+        "impact": rule.impact.value,
+        "urgency": rule.urgency.value,
+        "reason": rule.reason,
+        **finding.evidence,
+    }
+    if (
+        previous is not None
+        and previous.rule_id == rule.id
+        and previous.rule_version == rule.version
+        and previous.component == finding.component
+    ):
+        return replace(previous, evidence=evidence, observed_at_ms=finding.observed_at_ms)
 
     def render(text: str) -> str:
         return template.render(text, facts)
@@ -63,14 +82,6 @@ def draft(finding: Finding) -> TicketDraft:
             f"routed to {rule.tier} ({rule.category}).",
         ]
     )
-    evidence = {
-        "subject": rule.subject,
-        "observed_at_ms": finding.observed_at_ms,
-        "impact": rule.impact.value,
-        "urgency": rule.urgency.value,
-        "reason": rule.reason,
-        **finding.evidence,
-    }
     return TicketDraft(
         dedup_key=dedup_key(agent_id, rule.id, finding.component),
         agent_id=agent_id,

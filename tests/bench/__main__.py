@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks, print the figures, write bench-out/results.json.
 
-    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,ingest] [--out DIR]
+    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,rules,ingest] [--out DIR]
                                     [--postgres-url URL | --no-postgres] [--strict]
 
 Each benchmark starts real processes (collector, agent, load client) on loopback and
@@ -21,7 +21,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import bench_agent, bench_cycle, bench_ingest, bench_spool, bench_wire
+from tests.bench import (
+    bench_agent,
+    bench_cycle,
+    bench_ingest,
+    bench_rules,
+    bench_spool,
+    bench_wire,
+)
 from tests.bench.report import (
     ROOT,
     BenchError,
@@ -44,6 +51,10 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     ),
     "wire": ("Wire: bytes per snapshot, next to gzip'd JSON", lambda a: bench_wire.run()),
     "spool": ("Spool: durable append and drain", lambda a: bench_spool.run()),
+    "rules": (
+        "Rules: one condition, the whole pack per snapshot and event, history per host",
+        lambda a: bench_rules.run(),
+    ),
     "ingest": (
         "Collector ingest: snapshots/s, ack after commit, one process",
         lambda a: bench_ingest.run(None if a.no_postgres else a.postgres_url),

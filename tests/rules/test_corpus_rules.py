@@ -180,10 +180,14 @@ def _fields(record: object) -> dict[str, Any]:
 
 def _kind_of(f: Finding) -> str:
     if f.rule.subject == "crash":
-        return "panic" if f.facts["panicked"] and f.facts["kind"] == "panic" else str(f.facts["kind"])
-    return next(k for k, kinds in EVENT_KIND.items() if f.facts["kind"] in kinds) if any(
-        f.facts["kind"] in kinds for kinds in EVENT_KIND.values()
-    ) else str(f.facts["kind"])
+        return (
+            "panic" if f.facts["panicked"] and f.facts["kind"] == "panic" else str(f.facts["kind"])
+        )
+    return (
+        next(k for k, kinds in EVENT_KIND.items() if f.facts["kind"] in kinds)
+        if any(f.facts["kind"] in kinds for kinds in EVENT_KIND.values())
+        else str(f.facts["kind"])
+    )
 
 
 def test_labelled_kernel_crashes_produce_a_crash_finding_of_their_kind() -> None:

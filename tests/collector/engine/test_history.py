@@ -45,19 +45,29 @@ def test_a_replayed_event_is_recognised() -> None:
 
 def test_series_thin_out_old_points_but_keep_reaching_back() -> None:
     h = HostHistory("a", max_points=64)
+    step = 5 * M  # a point at most every 5 minutes (history.SPACING_MS)
     for i in range(10_000):
-        h.add_point("volume.used_bytes", "/", i * M, float(i))
+        h.add_point("volume.used_bytes", "/", i * step, float(i))
     points = h.points("volume.used_bytes", "/", 0, 10**12)
     assert len(points) <= 64
     assert points[0] == (0, 0.0)  # the oldest stays
-    assert points[-1] == (9_999 * M, 9_999.0)
+    assert points[-1] == (9_999 * step, 9_999.0)
     recent = [t for t, _ in points[-16:]]
-    assert recent == [t * M for t in range(9_984, 10_000)]  # recent history stays dense
+    assert recent == [t * step for t in range(9_984, 10_000)]  # recent history stays dense
     delta = h.flush()
     stored = {(t, v) for _, _, t, v in delta.points_added} - {
-        (t, float(t // M)) for _, _, t in delta.points_removed
+        (t, float(t // step)) for _, _, t in delta.points_removed
     }
     assert stored == set(points)  # what the store ends with is exactly what is in memory
+
+
+def test_a_moving_value_is_kept_every_five_minutes_and_a_flat_one_once() -> None:
+    h = HostHistory("a")
+    for i in range(60):  # an hour of one-minute cycles
+        h.add_point("moving", "c", i * M, float(i))
+        h.add_point("flat", "c", i * M, 7.0)
+    assert [t // M for t, _ in h.points("moving", "c", 0, 10**9)] == list(range(0, 60, 5))
+    assert h.points("flat", "c", 0, 10**9) == [(0, 7.0)]
 
 
 def test_a_replayed_point_is_not_added_twice() -> None:

@@ -51,7 +51,7 @@ from agent.uplink.convert import (
 )
 from agent.uplink.spool import SpoolRow
 from collector.app import Collector, build
-from collector.config import CollectorConfig, ServerSection, StoreSection
+from collector.config import CollectorConfig, RulesSection, ServerSection, StoreSection
 from collector.ingest.service import REJECTED_SEQ_KEY
 from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError
 from rdiag_proto.v1 import collector_pb2 as cpb
@@ -359,7 +359,9 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
     """serve(**server_section_overrides): an async context manager for a running collector."""
 
     @asynccontextmanager
-    async def running(**overrides: Any) -> AsyncIterator[Running]:
+    async def running(
+        rules: RulesSection | None = None, **overrides: Any
+    ) -> AsyncIterator[Running]:
         server = ServerSection(
             listen="127.0.0.1:0",
             insecure=True,
@@ -373,6 +375,7 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
             store=StoreSection(
                 url=f"sqlite:///{tmp_path / 'collector.db'}", sqlite_synchronous="NORMAL"
             ),
+            rules=rules or RulesSection(),
         )
         collector = build(config)
         ticks = Ticks()
@@ -1027,5 +1030,115 @@ def test_stop_right_after_start_waits_for_the_first_purge(tmp_path: Path) -> Non
             assert collector._tasks and all(
                 t.done() and not t.cancelled() for t in collector._tasks
             )
+
+    run(main)
+
+
+# -- the rules' memory and the rule folder, through a running collector ------------------
+
+PERSISTENT_RULE = """\
+id: disk.slow_full
+version: 1
+title: Volume full three cycles in a row
+domain: disk
+severity: high
+impact: medium
+urgency: medium
+reason: test
+tier: L1
+category: Storage
+for_each: volume
+when: used_pct >= 95
+persist: {cycles: 3}
+ticket:
+  summary: "{mount} full on {hostname}"
+  symptoms: "{mount} is {used_pct:.1f}% full"
+  cause: data
+  remediation: {L1: ["clean {mount}"]}
+"""
+
+
+def test_the_rules_remember_a_host_across_streams_and_a_collector_restart(
+    serve: Serve, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rules" / "disk"
+    folder.mkdir(parents=True)
+    (folder / "slow_full.yaml").write_text(PERSISTENT_RULE)
+    rules = RulesSection(path=tmp_path / "rules", reload_interval=Seconds(0))
+
+    async def main() -> None:
+        async with serve(rules=rules) as r:
+            conv = r.connect()
+            await conv.hello()
+            await conv.send(seqs(1, 1, snapshot))
+            assert await conv.ack() == 1
+            assert (await conv.close()).code == OK
+            conv = r.connect()  # the agent reconnects: its history is reloaded
+            await conv.hello()
+            await conv.send(seqs(2, 2, snapshot))
+            assert await conv.ack() == 2
+            assert (await conv.close()).code == OK
+            assert r.store.list_tickets() == []  # two cycles of three
+        async with serve(rules=rules) as r:  # a new collector process on the same store
+            conv = r.connect()
+            assert (await conv.hello()).acked_seq == 2
+            # The agent resends 2 (its ack was lost) and sends 3: 2 is not counted twice.
+            await conv.send(seqs(2, 3, snapshot))
+            assert await conv.ack() == 3
+            assert (await conv.close()).code == OK
+            (ticket,) = r.store.list_tickets()
+            assert (ticket.rule_id, ticket.component, ticket.occurrences) == (
+                "disk.slow_full",
+                "/data",
+                1,
+            )
+            (finding,) = r.store.list_findings()
+            assert (finding.state.phase, finding.state.opened_ms) == (
+                "active",
+                snapshot(3).taken_at_ms,
+            )
+
+    run(main)
+
+
+def test_a_changed_rule_file_is_reloaded_and_a_bad_one_keeps_the_running_set(
+    serve: Serve, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rules" / "disk"
+    folder.mkdir(parents=True)
+    rule_file = folder / "slow_full.yaml"
+    rule_file.write_text(PERSISTENT_RULE)
+    rules = RulesSection(path=tmp_path / "rules", reload_interval=Seconds(1))
+
+    async def reloaded(r: Running, attempts: int) -> None:
+        for _ in range(100):
+            status = r.collector.rule_status
+            if status.reloads + status.failed_reloads >= attempts:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the rules folder was not reloaded within 10 s")
+
+    async def main() -> None:
+        async with serve(rules=rules) as r:
+            engine = r.collector.engine
+            assert engine.rules.by_id["disk.slow_full"].persist.cycles == 3
+            # A typo: the previous rule set stays active and the error names file:line.
+            rule_file.write_text(PERSISTENT_RULE.replace("used_pct >= 95", "usedpct >= 95"))
+            await reloaded(r, 1)
+            status = r.collector.rule_status
+            assert status.failed_reloads == 1 and status.reloads == 0
+            assert f"{rule_file}:12: when: unknown name 'usedpct'" in status.errors[0]
+            assert engine.rules.by_id["disk.slow_full"].persist.cycles == 3
+            # Fixed, with one cycle: the new set runs on the next batch.
+            rule_file.write_text(PERSISTENT_RULE.replace("cycles: 3", "cycles: 1"))
+            await reloaded(r, 2)
+            assert r.collector.rule_status.errors == ()
+            assert engine.rules.by_id["disk.slow_full"].persist.cycles == 1
+            conv = r.connect()
+            await conv.hello()
+            await conv.send(seqs(1, 1, snapshot))
+            assert await conv.ack() == 1
+            assert (await conv.close()).code == OK
+            assert [t.rule_id for t in r.store.list_tickets()] == ["disk.slow_full"]
 
     run(main)
