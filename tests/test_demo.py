@@ -13,8 +13,22 @@ from tests.helpers.procs import ROOT, env
 # Written out here, not taken from tests/demo.py, so a demo that quietly expects less fails.
 EXPECTED_SUMMARIES = {
     "ws-finance-07": ["[Disk] Volume /home almost full on ws-finance-07"],
-    "ws-design-12": ["[Hardware] Drive /dev/sda reports SMART failure on ws-design-12"],
+    "ws-design-12": ["[Disk] Drive /dev/sda reports SMART failure on ws-design-12"],
     "ws-lab-21": ["[Disk] Volume / almost full on ws-lab-21"],
+    # Seven tickets, two of them merged into the read-only root's: one problem, one ticket.
+    "ws-eng-laptop-12": [
+        "[Disk] Drive /dev/sda reports SMART failure on ws-eng-laptop-12",
+        "[Disk] Volume /home almost full on ws-eng-laptop-12",
+        "[Disk] Filesystem on sda2 went read-only on ws-eng-laptop-12",
+        "[Disk] Kernel I/O errors on sda on ws-eng-laptop-12",
+        "[Disk] Filesystem errors on sda2 on ws-eng-laptop-12",
+        "[Disk] SATA link errors on port ata2 on ws-eng-laptop-12",
+        "[Stability] Kernel crash (oops) on ws-eng-laptop-12",
+    ],
+    "NB-SALES-114": [
+        "[Stability] Blue screen 0x0000009f on NB-SALES-114",
+        "[Disk] Storage timeouts and resets on NB-SALES-114",
+    ],
     "ws-support-03": [],
 }
 
@@ -42,6 +56,8 @@ def test_demo_opens_the_expected_tickets_and_exits_0(tmp_path: Path) -> None:
         for summary in summaries:
             (line,) = [line for line in text.splitlines() if line.endswith(f"  {summary}")]
             assert line.startswith("#")  # the ticket's own header line: "#3  P2  [Disk] ..."
+    # The merged ones say where their problem went.
+    assert text.count("Merged into ticket #") == 2
     # Nothing for the healthy host anywhere in the ticket texts.
     assert "on ws-support-03" not in text
     assert "DEMO OK" in text
