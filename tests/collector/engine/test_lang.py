@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from collector.engine.evaluate import Context
+from collector.engine.history import HostHistory
 from collector.engine.lang import LangError, T, compile_expression, duration_ms
 
 FACTS = {"used_pct": T.NUM, "mount": T.STR, "read_only": T.BOOL, "failed_units": T.LIST,
@@ -12,21 +14,7 @@ FACTS = {"used_pct": T.NUM, "mount": T.STR, "read_only": T.BOOL, "failed_units":
 
 def run(text: str, **facts: object) -> object:
     compiled = compile_expression(text, FACTS, "volume")
-    return compiled.fn(facts, _X())
-
-
-class _X:
-    @staticmethod
-    def div(a: float, b: float) -> float:
-        return a / b if b else 0.0
-
-    @staticmethod
-    def mod(a: float, b: float) -> float:
-        return a % b if b else 0.0
-
-    @staticmethod
-    def contains(s: str, part: str) -> bool:
-        return part in s
+    return compiled.fn(facts, Context(HostHistory("a1"), 0, "volume"))
 
 
 @pytest.mark.parametrize(
