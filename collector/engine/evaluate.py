@@ -603,7 +603,25 @@ class Engine:
         )
         state = replace(state, summary=summary or state.summary)
         hist.set_state(state)
-        evidence = _evidence(rule, hist, facts, now, ctx) if change != Change.CLEARED else {}
+        evidence: dict[str, Any] = {}
+        if change != Change.CLEARED:
+            key = (rule.id, state.component)
+            cached = hist.evidence.get(key)
+            if change == Change.REPEATED and cached and now - cached[0] < EVIDENCE_EVERY_MS:
+                # A repeat within minutes of the last full evidence: its timeline and log
+                # lines are those, only the values are today's (they are cheap).
+                evidence = {**cached[1], "values": _values(rule, facts)}
+                if rule.subject == "event" and "events" in evidence:
+                    this = {"time_ms": facts["time_ms"], "kind": facts["kind"],
+                            "severity": facts["severity"], "message": facts["message"],
+                            "fields": dict(facts["__fields"])}  # fmt: skip
+                    evidence["events"] = [*evidence["events"], this][-rule.evidence.max_events :]
+                    hist.evidence[key] = (cached[0], evidence)
+            else:
+                evidence = _evidence(rule, hist, facts, now, ctx)
+                hist.evidence[key] = (now, evidence)
+        else:
+            hist.evidence.pop((rule.id, state.component), None)
         if change == Change.OPENED:
             self.hits[rule.id] = self.hits.get(rule.id, 0) + 1
         return Finding(rule, hist.agent_id, state.component, change, facts, now,
@@ -668,15 +686,22 @@ class Engine:
         return f
 
 
+EVIDENCE_EVERY_MS = 10 * 60_000  # a firing finding's timeline and log lines are rebuilt this often
+
+
+def _values(rule: Rule, facts: Facts) -> dict[str, Any]:
+    """The fields the rule names for its evidence, then every other fact its conditions read."""
+    ev = rule.evidence
+    read = rule.when.names | (rule.clear.names if rule.clear else set())
+    names = [*ev.fields, *sorted(read - set(ev.fields))]
+    return {n: _shown(facts[n]) for n in names if n in facts}
+
+
 def _evidence(
     rule: Rule, hist: HostHistory, facts: Facts, now: int, ctx: Context
 ) -> dict[str, Any]:
     ev = rule.evidence
-    names = [
-        *ev.fields,
-        *sorted((rule.when.names | (rule.clear.names if rule.clear else set())) - set(ev.fields)),
-    ]
-    values = {n: _shown(facts[n]) for n in names if n in facts}
+    values = _values(rule, facts)
     out: dict[str, Any] = {"values": values, "condition": rule.when.source}
     if ev.series and rule.subject not in ("event", "host"):
         out["series"] = {}

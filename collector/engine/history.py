@@ -105,7 +105,11 @@ class HostHistory:
         self.states: dict[tuple[str, str], RuleState] = {}
         self._written: dict[tuple[str, str], int] = {}  # last_fire_ms of the state last written
         self.last_snapshot_ms = 0  # the newest snapshot evaluated (for the console)
-        self.host_facts: dict[str, Any] = {}  # the latest snapshot's, for event rules
+        self.host_facts: dict[str, Any] = {}
+        # The last full evidence of each firing finding: (when, evidence); bounded by states.
+        self.evidence: dict[
+            tuple[str, str], tuple[int, dict[str, Any]]
+        ] = {}  # the latest snapshot's, for event rules
         self._delta = HistoryDelta(agent_id)
 
     # -- loading and flushing -------------------------------------------------------
