@@ -302,7 +302,11 @@ def judge(host: SimHost, tickets: Sequence[Ticket], known: Host | None) -> Verdi
 def describe(pairs: frozenset[tuple[str, str]]) -> str:
     if not pairs:
         return "none"
-    return ", ".join(f"{rule.rpartition('.')[2]} {comp}" for rule, comp in sorted(pairs))
+
+    def short(comp: str) -> str:  # a crash title names the component: keep the table readable
+        return comp if len(comp) <= 32 else comp[:31] + "…"
+
+    return ", ".join(f"{rule.rpartition('.')[2]} {short(comp)}" for rule, comp in sorted(pairs))
 
 
 def plural(n: int, word: str) -> str:
