@@ -66,10 +66,6 @@ class _Run:
     incidents: int = 0
 
 
-def test_file_for(rule: Rule) -> Path:
-    return Path(rule.source.rsplit(":", 1)[0]).with_suffix("").with_suffix(".test.yaml")
-
-
 def run_file(path: Path, rules: RuleSet) -> list[CaseResult]:
     """Every case of one test file; a malformed file is one failed result naming file:line."""
     try:

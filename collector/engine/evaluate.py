@@ -539,8 +539,6 @@ class Engine:
         os_family = str(hist.host_facts.get("os_family") or "")
         facts: Facts = {**(hist.host_facts or host_facts(None, hist.agent_id, None)),
                         **event_facts(event), "__key": ""}  # fmt: skip
-        for name in self._event_fields():
-            facts.setdefault(name, event.fields.get(name) or NOT_REPORTED)
         found: list[Finding] = []
         ctx = Context(hist, event.time_ms, "event")
         for matches, rule in self.rules.event_rules:
@@ -580,9 +578,6 @@ class Engine:
                 change = Change.OPENED
             found.append(self._finding(rule, hist, new, rfacts, change, event.time_ms, ctx))
         return self._correlate(hist, found)
-
-    def _event_fields(self) -> set[str]:
-        return {n for _, r in self.rules.event_rules for n in r.event_fields}
 
     # -- findings and correlation -------------------------------------------------------
 
@@ -741,16 +736,3 @@ def _shown(value: object) -> object:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def evaluate_all(
-    engine: Engine, hist: HostHistory, host: HostInventory | None, records: Sequence[object]
-) -> list[Finding]:
-    """Snapshots and events in arrival order (what one batch holds)."""
-    found: list[Finding] = []
-    for body in records:
-        if isinstance(body, Snapshot):
-            found += engine.on_snapshot(hist, body.inventory or host, body)
-        elif isinstance(body, Event):
-            found += engine.on_event(hist, body)
-    return found

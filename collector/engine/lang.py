@@ -96,7 +96,6 @@ FUNCTIONS: Mapping[str, Function] = {
 }
 SERIES_FUNCTIONS = frozenset(n for n, f in FUNCTIONS.items() if "field" in f.args)
 _PURE = {"len", "abs", "min", "max"}  # builtins, called directly
-_STRING = {"lower", "contains", "startswith", "endswith"}
 
 _COMPARE = {ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn}
 _ORDER = {ast.Lt, ast.LtE, ast.Gt, ast.GtE}
@@ -314,12 +313,8 @@ class _Rewriter(ast.NodeTransformer):
             else:
                 args.append(self.visit(arg))
         keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords]
-        if name in _PURE:
-            func: ast.expr = ast.Name(name, ast.Load())
-        elif name in _STRING:
-            func = _x(name)
-        else:
-            func = _x(name)
+        # Builtins are called directly; every other function is the engine's (X.name).
+        func: ast.expr = ast.Name(name, ast.Load()) if name in _PURE else _x(name)
         if fn.filters:
             # Filters travel as one dict so that a filter named like a parameter is fine.
             filters = ast.Dict([ast.Constant(k.arg) for k in keywords], [k.value for k in keywords])

@@ -126,7 +126,6 @@ class Subject:
     types: Mapping[str, T]  # every fact a condition or template may use
     key: Callable[[Facts], str]  # the default component: which part of the host this is
     records: Callable[[Snapshot], Iterable[object]]
-    facts: Callable[[object], Facts]
     getters: Mapping[str, Getter] = field(default_factory=dict)  # fact name → how to read it
 
     def lazy(self, record: object, host: Mapping[str, Any]) -> LayeredFacts:
@@ -143,16 +142,10 @@ def _subject(
     own = record_types(cls)
     extra = dict(derived or {})
 
-    def facts(record: object) -> Facts:
-        out = _copy(record, own)
-        for fname, (_, fn) in extra.items():
-            out[fname] = fn(record)
-        return out
-
     getters: dict[str, Getter] = {n: operator.attrgetter(n) for n in own}
     getters.update({n: fn for n, (_, fn) in extra.items()})
     types_ = {**own, **{k: t for k, (t, _) in extra.items()}}
-    return Subject(name, types_, key, records, facts, getters)
+    return Subject(name, types_, key, records, getters)
 
 
 def _one(value: object | None) -> tuple[object, ...]:
@@ -167,7 +160,7 @@ SUBJECTS: Mapping[str, Subject] = {
     s.name: s
     for s in (
         # One evaluation per snapshot, over the host facts alone.
-        Subject("host", {}, lambda f: "", lambda snap: (None,), lambda record: {}),
+        Subject("host", {}, lambda f: "", lambda snap: (None,)),
         _subject(
             "volume",
             Volume,

@@ -256,7 +256,6 @@ class CollectorService(cpb_grpc.CollectorServicer):
         if host is None:  # Hello had none: what the host last reported, if it is known
             known = self._store.get_host(agent_id)
             host = known.inventory if known and known.inventory.os_family else None
-        history.horizon_ms = self._engine.rules.horizon_ms
         history.host_facts = host_facts(host, agent_id, None, self._engine.site_of)
         return history
 

@@ -19,6 +19,7 @@ Precision and recall per domain are printed at the end of the run (tests/rules/c
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,27 +168,18 @@ def _crash_findings(text: str) -> list[Finding]:
         found += engine.on_event(hist, event)
     # ... and as the previous boot's crash report, found at the next boot.
     reports = kernel_crash.parse(text, T0 - 10 * M).value[:1]
-    crashes = tuple(r.__class__(**{**_fields(r), "source": "pstore", "time_ms": T0 - M})
-                    for r in reports)  # fmt: skip
+    crashes = tuple(replace(r, source="pstore", time_ms=T0 - M) for r in reports)
     snap = Snapshot(T0, LINUX, boot=BootInfo(previous_shutdown="unclean", crashes=crashes))
     found += engine.on_snapshot(hist, LINUX, snap)
     return [f for f in _opened(found) if f.rule.id in CRASH_RULES]
 
 
-def _fields(record: object) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}  # type: ignore[attr-defined]
-
-
 def _kind_of(f: Finding) -> str:
+    """The crash kind a finding speaks of: a crash report's own, or its event's family."""
+    kind = str(f.facts["kind"])
     if f.rule.subject == "crash":
-        return (
-            "panic" if f.facts["panicked"] and f.facts["kind"] == "panic" else str(f.facts["kind"])
-        )
-    return (
-        next(k for k, kinds in EVENT_KIND.items() if f.facts["kind"] in kinds)
-        if any(f.facts["kind"] in kinds for kinds in EVENT_KIND.values())
-        else str(f.facts["kind"])
-    )
+        return kind
+    return next((k for k, kinds in EVENT_KIND.items() if kind in kinds), kind)
 
 
 def test_labelled_kernel_crashes_produce_a_crash_finding_of_their_kind() -> None:
