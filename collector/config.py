@@ -6,8 +6,16 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.common.config import ByteSize, LogSection, Seconds
+from agent.common.config import _DURATION_UNITS, ByteSize, LogSection, Seconds, _parse_quantity
 from agent.config import KNOWN_PROBES, check_schedule
+from collector.tickets.policy import (
+    DEFAULT_GROUPS,
+    DEFAULT_MATRIX,
+    DEFAULT_SLA,
+    LEVELS,
+    PRIORITIES,
+    TicketPolicy,
+)
 
 ENV_PREFIX = "RDIAG_COLLECTOR_"
 
@@ -111,6 +119,94 @@ class RulesSection:
         return out
 
 
+def _parse_duration(text: str) -> float | None:
+    return _parse_quantity(text, _DURATION_UNITS)
+
+
+@dataclass(frozen=True)
+class TicketsSection:
+    """[tickets]: the lifecycle policy (collector.tickets.policy.TicketPolicy)."""
+
+    # Overrides of the impact × urgency matrix, "impact/urgency=P1"; the rest keep
+    # ServiceNow's defaults.
+    matrix: tuple[str, ...] = ()
+    # Overrides of the SLA targets, "P1=15m/4h" (respond / resolve).
+    sla: tuple[str, ...] = ()
+    # The helpdesk group each tier is assigned to, "L2=Desktop Support".
+    groups: tuple[str, ...] = ()
+    note_interval: Seconds = Seconds(1800)  # a repeat adds a note at most this often
+    hold_down: Seconds = Seconds(1800)  # transient findings stay clear this long to resolve
+    reopen_window: Seconds = Seconds(7 * 86400)  # a recurrence within it reopens
+    problem_after: int = 3  # the n-th recurrence raises a problem record
+    storm_max_new: int = 50  # new host tickets per storm_window that open a storm
+    storm_window: Seconds = Seconds(60)
+    group_wait: Seconds = Seconds(30)  # a new ticket waits this long before delivery
+
+    def validate(self) -> tuple[str, str] | None:
+        for entry in self.matrix:
+            pair, _, prio = entry.partition("=")
+            impact, _, urgency = pair.partition("/")
+            if (
+                impact.strip() not in LEVELS
+                or urgency.strip() not in LEVELS
+                or (prio.strip() not in PRIORITIES)
+            ):
+                return (
+                    "matrix",
+                    f"expected impact/urgency=P1..P5 such as high/low=P3, got {entry!r}",
+                )
+        for entry in self.sla:
+            prio, _, times = entry.partition("=")
+            respond, _, resolve = times.partition("/")
+            if prio.strip() not in PRIORITIES or None in (
+                _parse_duration(respond),
+                _parse_duration(resolve),
+            ):
+                return "sla", f"expected P1..P5=RESPOND/RESOLVE such as P1=15m/4h, got {entry!r}"
+        for entry in self.groups:
+            tier, _, group = entry.partition("=")
+            if tier.strip() not in ("L1", "L2", "L3") or not group.strip():
+                return "groups", f"expected L1|L2|L3=group name, got {entry!r}"
+        if not 1 <= self.problem_after <= 100:
+            return "problem_after", "expected 1..100"
+        if self.storm_max_new < 1:
+            return "storm_max_new", "expected at least 1"
+        if self.storm_window < 1:
+            return "storm_window", "expected at least 1s"
+        return None
+
+    def policy(self) -> TicketPolicy:
+        matrix = dict(DEFAULT_MATRIX)
+        for entry in self.matrix:
+            pair, _, prio = entry.partition("=")
+            impact, _, urgency = pair.partition("/")
+            matrix[(impact.strip(), urgency.strip())] = prio.strip()
+        sla = dict(DEFAULT_SLA)
+        for entry in self.sla:
+            prio, _, times = entry.partition("=")
+            respond, _, resolve = times.partition("/")
+            sla[prio.strip()] = (
+                int((_parse_duration(respond) or 0) * 1000),
+                int((_parse_duration(resolve) or 0) * 1000),
+            )
+        groups = dict(DEFAULT_GROUPS)
+        for entry in self.groups:
+            tier, _, group = entry.partition("=")
+            groups[tier.strip()] = group.strip()
+        return TicketPolicy(
+            matrix=matrix,
+            sla=sla,
+            groups=groups,
+            note_interval_ms=int(self.note_interval * 1000),
+            hold_down_ms=int(self.hold_down * 1000),
+            reopen_window_ms=int(self.reopen_window * 1000),
+            problem_after=self.problem_after,
+            storm_max_new=self.storm_max_new,
+            storm_window_ms=int(self.storm_window * 1000),
+            group_wait_ms=int(self.group_wait * 1000),
+        )
+
+
 @dataclass(frozen=True)
 class CollectorConfig:
     server: ServerSection = field(default_factory=ServerSection)
@@ -118,4 +214,5 @@ class CollectorConfig:
     ingest: IngestSection = field(default_factory=IngestSection)
     agents: AgentsSection = field(default_factory=AgentsSection)
     rules: RulesSection = field(default_factory=RulesSection)
+    tickets: TicketsSection = field(default_factory=TicketsSection)
     log: LogSection = field(default_factory=LogSection)

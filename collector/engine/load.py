@@ -30,6 +30,7 @@ from collector.engine.model import (
     Evidence,
     Fleet,
     Level,
+    OnClear,
     Persist,
     Rule,
     Severity,
@@ -142,7 +143,7 @@ RULE_KEYS = {
     "id", "version", "title", "domain", "os", "severity", "impact", "urgency", "reason",
     "tier", "category", "for_each", "match", "event_fields", "quiet", "when", "persist",
     "clear", "clear_persist", "component", "evidence", "ticket", "absorbs", "absorb_within",
-    "fleet",
+    "fleet", "on_clear",
 }  # fmt: skip
 TICKET_KEYS = {"summary", "symptoms", "cause", "remediation", "kb"}
 EVIDENCE_KEYS = {"fields", "series", "events", "window", "limit"}
@@ -334,6 +335,7 @@ def parse_rule(text: str, file: Path) -> Rule:
         absorbs=absorbs,
         absorb_within_ms=r.duration(data, (), "absorb_within", 30 * 60_000),
         fleet=fleet,
+        on_clear=r.choice(data, "on_clear", OnClear) if "on_clear" in data else OnClear.NOTE,
     )
 
 

@@ -73,6 +73,14 @@ class Fleet:
     summary: str
 
 
+class OnClear(enum.StrEnum):
+    # What the ticket does when the finding clears (ticketing.md §3.6): transient classes
+    # (reachability, a volume cleaned up) resolve after the collector's hold-down; the
+    # rest (hardware, boot, crashes) get a note and wait for a person.
+    RESOLVE = "resolve"
+    NOTE = "note"
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -101,6 +109,7 @@ class Rule:
     absorbs: tuple[str, ...] = ()
     absorb_within_ms: int = 30 * 60_000
     fleet: Fleet | None = None
+    on_clear: OnClear = OnClear.NOTE
 
     @property
     def priority(self) -> str:

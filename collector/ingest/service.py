@@ -360,10 +360,16 @@ class CollectorService(cpb_grpc.CollectorServicer):
             for f in found:
                 if f.held:
                     self.stats.findings_held += 1
-                elif f.change != Change.CLEARED:
+                else:
+                    # A clear goes to the store too: the lifecycle notes it or, for a
+                    # transient class, resolves the ticket after the hold-down.
                     key = (f.rule.id, f.component)
-                    previous = stream.drafts.get(key) if f.change == Change.REPEATED else None
-                    made = stream.drafts[key] = draft(f, previous)
+                    previous = stream.drafts.get(key) if f.change != Change.OPENED else None
+                    made = draft(f, previous, self._store.policy)
+                    if f.change == Change.CLEARED:
+                        stream.drafts.pop(key, None)
+                    else:
+                        stream.drafts[key] = made
                     findings.append((rec.stored.seq, made))
         self.stats.batches += 1
         self.stats.records += len(records)

@@ -10,21 +10,37 @@ calls it from a worker thread.
 from collector.store.model import (
     AgentHealth,
     BatchResult,
+    DeliveryStatus,
     Host,
     Incident,
     IncomingBatch,
+    PendingOp,
     RecordKind,
     RejectedBatch,
+    Resolution,
+    Silence,
     StoredFinding,
     StoredRecord,
     Ticket,
     TicketDraft,
+    TicketFile,
+    TicketNote,
+    TicketRef,
     TicketState,
 )
 from collector.store.sql import SqlStore, StoreError, open_store
+from collector.store.ticketing import TicketError
 
 __all__ = [
     "AgentHealth",
+    "DeliveryStatus",
+    "PendingOp",
+    "Resolution",
+    "Silence",
+    "TicketError",
+    "TicketFile",
+    "TicketNote",
+    "TicketRef",
     "BatchResult",
     "Host",
     "Incident",

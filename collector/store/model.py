@@ -35,6 +35,15 @@ class TicketState(enum.StrEnum):
     # Folded into another ticket: a root cause on the same host (merged_into) or a fleet
     # incident (incident_id). Never reopened by a repeat: the other one carries the problem.
     MERGED = "merged"
+    # Held back by a ticket storm (storm_id): kept here, not delivered, until released.
+    HELD = "held"
+
+
+class Resolution(enum.StrEnum):
+    FIXED = "fixed"  # a person resolved it
+    AUTO = "auto"  # a transient finding stayed clear for the hold-down period
+    WONT_FIX = "wont_fix"  # a human decision: never reopened
+    DUPLICATE = "duplicate"  # a human decision: never reopened
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,12 @@ class TicketDraft:
     # are merged into this one.
     absorbs: tuple[str, ...] = ()
     absorb_since_ms: int = 0
+    clear: bool = False  # the finding cleared: the lifecycle decides note or resolve
+    auto_resolve: bool = False  # transient class: resolve after the hold-down when clear
+    impact: str = "medium"  # high | medium | low
+    urgency: str = "medium"
+    site: str = ""
+    content: Mapping[str, Any] = field(default_factory=dict)  # the report's parts (render.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,93 @@ class Ticket:
     last_seen_ms: int
     merged_into: int | None = None
     incident_id: int | None = None
+    kind: str = "host"  # host | fleet | storm | problem
+    impact: str = ""
+    urgency: str = ""
+    site: str = ""
+    content: Mapping[str, Any] = field(default_factory=dict)
+    auto_resolve: bool = False
+    sla_respond_ms: int = 0
+    sla_resolve_ms: int = 0
+    acknowledged_ms: int = 0
+    assignee: str = ""
+    resolution: str = ""
+    resolved_ms: int = 0
+    cleared_ms: int = 0
+    last_note_ms: int = 0
+    repeats_since_note: int = 0
+    reopen_count: int = 0
+    recurrence: int = 0
+    previous_id: int | None = None
+    problem_id: int | None = None
+    storm_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNote:
+    id: int
+    ticket_id: int
+    time_ms: int
+    kind: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFile:
+    id: int
+    ticket_id: int
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRef:
+    ticket_id: int
+    sink: str
+    external_id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOp:
+    """One outbox operation a sink has still to deliver."""
+
+    id: int
+    ticket_id: int
+    op: str  # create | note | attach | resolve | reopen
+    ref_id: int
+    attempts: int
+    memo: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """A ticket operation's delivery to one sink, as the CLI and console show it."""
+
+    op_id: int
+    ticket_id: int
+    op: str
+    sink: str
+    state: str  # waiting | retrying | done | failed | cancelled
+    attempts: int
+    next_attempt_ms: int
+    last_error: str
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: int
+    scope: str  # host | site | rule
+    value: str
+    reason: str
+    created_by: str
+    created_ms: int
+    expires_ms: int
+    hits: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,8 +130,31 @@ tickets = Table(
     # host (merged_into) or by a fleet incident (incident_id).
     Column("merged_into", BigInteger, nullable=True),
     Column("incident_id", BigInteger, nullable=True),
+    # The lifecycle (0004). kind: host | fleet | storm | problem.
+    Column("kind", Text, nullable=False, server_default="host"),
+    Column("impact", Text, nullable=False, server_default=""),
+    Column("urgency", Text, nullable=False, server_default=""),
+    Column("site", Text, nullable=False, server_default=""),
+    Column("content", Text, nullable=False, server_default="{}"),  # JSON: the report's parts
+    Column("auto_resolve", Integer, nullable=False, server_default="0"),
+    Column("sla_respond_ms", BigInteger, nullable=False, server_default="0"),  # due at
+    Column("sla_resolve_ms", BigInteger, nullable=False, server_default="0"),  # due at
+    Column("acknowledged_ms", BigInteger, nullable=False, server_default="0"),
+    Column("assignee", Text, nullable=False, server_default=""),
+    Column("resolution", Text, nullable=False, server_default=""),  # fixed|auto|wont_fix|duplicate
+    Column("resolved_ms", BigInteger, nullable=False, server_default="0"),
+    Column("cleared_ms", BigInteger, nullable=False, server_default="0"),  # 0: still firing
+    Column("last_note_ms", BigInteger, nullable=False, server_default="0"),
+    Column("repeats_since_note", BigInteger, nullable=False, server_default="0"),
+    Column("reopen_count", Integer, nullable=False, server_default="0"),
+    Column("recurrence", Integer, nullable=False, server_default="0"),
+    Column("previous_id", BigInteger, nullable=True),  # the earlier ticket this one recurs
+    Column("problem_id", BigInteger, nullable=True),  # the problem record it belongs to
+    Column("storm_id", BigInteger, nullable=True),  # the storm that holds it
     Index(None, "agent_id"),
     Index(None, "state"),
+    Index(None, "dedup_key"),
+    Index(None, "created_at_ms"),
 )
 
 # Rendered as the literal 'open', never a bound parameter: an ON CONFLICT target
@@ -235,4 +258,93 @@ incident_hosts = Table(
     Column("last_fired_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("incident_id", "agent_id"),
     ForeignKeyConstraint(["incident_id"], ["incidents.id"]),
+)
+
+
+# -- the ticket lifecycle and delivery (0004) ----------------------------------
+
+ticket_notes = Table(
+    "ticket_notes",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),  # repeat | cleared | reopened | resolved | comment ...
+    Column("body", Text, nullable=False),
+    Index(None, "ticket_id"),
+)
+
+ticket_files = Table(
+    "ticket_files",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("ticket_id", "name"),
+)
+
+# The outbox: every operation on a ticket a helpdesk must see, in order, written in the
+# same transaction as the change; deliveries records each sink's progress through it.
+ticket_ops = Table(
+    "ticket_ops",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("op", Text, nullable=False),  # create | note | attach | resolve | reopen
+    Column("ref_id", BigInteger, nullable=False, server_default="0"),  # the note or file
+    Column("not_before_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("cancelled", Integer, nullable=False, server_default="0"),
+    Index(None, "ticket_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("op_id", BigInteger, nullable=False),
+    Column("sink", Text, nullable=False),
+    Column("state", Text, nullable=False),  # retrying | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("memo", Text, nullable=False),  # JSON: what makes the adapter's retry safe
+    Column("updated_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("op_id", "sink"),
+)
+
+ticket_refs = Table(
+    "ticket_refs",
+    metadata,
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("sink", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    PrimaryKeyConstraint("ticket_id", "sink"),
+)
+
+# A sink delivers the tickets opened after it was first configured (since_ticket_id):
+# adding a helpdesk does not replay the store's whole history into it.
+sinks = Table(
+    "sinks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("since_ticket_id", BigInteger, nullable=False),
+    Column("registered_ms", BigInteger, nullable=False),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("scope", Text, nullable=False),  # host | site | rule
+    Column("value", Text, nullable=False),  # a hostname or agent id, a site, a rule glob
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("hits", BigInteger, nullable=False, server_default="0"),
 )

@@ -8,6 +8,7 @@ which is what makes ingest fast where a commit costs an fsync.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -50,6 +51,7 @@ from sqlalchemy.sql import Executable
 from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
 from collector.engine.model import IncidentUpdate
+from collector.store.lifecycle import Lifecycle, active_silences
 from collector.store.model import (
     AgentHealth,
     BatchResult,
@@ -76,6 +78,8 @@ from collector.store.schema import (
     telemetry,
     tickets,
 )
+from collector.store.ticketing import TicketsMixin, ticket_of
+from collector.tickets.policy import TicketPolicy
 
 Clock = Callable[[], int]
 
@@ -102,12 +106,17 @@ def wall_clock_ms() -> int:
 
 
 def open_store(
-    url: str, *, sqlite_synchronous: str = "FULL", clock: Clock = wall_clock_ms
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    clock: Clock = wall_clock_ms,
+    policy: TicketPolicy | None = None,
 ) -> SqlStore:
     """Open (creating if needed) the store at url and migrate it to the latest schema.
 
     sqlite_synchronous is SQLite's PRAGMA synchronous (OFF, NORMAL, FULL, EXTRA);
-    PostgreSQL ignores it. clock gives "now" in ms for ticket timestamps.
+    PostgreSQL ignores it. clock gives "now" in ms for ticket timestamps; policy is the
+    ticket lifecycle's (defaults: collector.tickets.policy).
     """
     shown = _ShownUrl.of(url)
     # Whatever goes wrong here (URL syntax, missing driver, unreachable server,
@@ -123,7 +132,7 @@ def open_store(
     except Exception as exc:
         engine.dispose()
         raise shown.error("cannot open store", exc) from exc
-    return SqlStore(engine, clock=clock, shown_url=shown)
+    return SqlStore(engine, clock=clock, shown_url=shown, policy=policy or TicketPolicy())
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -139,12 +148,15 @@ def migrate(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-class SqlStore:
+class SqlStore(TicketsMixin):
     """Telemetry, streams, hosts, agent health and tickets, in one SQL database."""
 
-    def __init__(self, engine: Engine, *, clock: Clock, shown_url: _ShownUrl) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock, shown_url: _ShownUrl, policy: TicketPolicy
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self.policy = policy
         self._url = shown_url
         self._sql = _Statements.for_dialect(engine.dialect.name)
         # Writes are serialized in this process: SQLite has a single writer
@@ -263,20 +275,22 @@ class SqlStore:
         _apply_history(conn, sql, [d for b in batches for d in b.history])
 
         results: list[BatchResult] = []
+        life = Lifecycle(conn, self.policy, now, active_silences(conn, now))
         for b, acked_seq, new in zip(batches, acked_seqs, inserted, strict=True):
             opened: list[int] = []
             updated: list[int] = []
             for seq, draft in b.findings:
                 if seq not in new:
                     continue
-                ticket_id, occurrences = conn.execute(
-                    sql.upsert_ticket, _ticket_params(draft, now)
-                ).one()
-                (opened if occurrences == 1 else updated).append(ticket_id)
-                if draft.absorbs:
-                    _merge_into(conn, ticket_id, draft, now)
+                applied = life.apply(draft)
+                if applied is None:
+                    continue
+                ticket_id, outcome = applied
+                (opened if outcome in ("opened", "recurred", "held") else updated).append(ticket_id)
+                if draft.absorbs and not draft.clear:
+                    _merge_into(life, ticket_id, draft)
             for incident in b.incidents:
-                _save_incident(conn, incident, now)
+                _save_incident(life, incident)
             results.append(
                 BatchResult(
                     inserted_seqs=frozenset(new),
@@ -333,32 +347,11 @@ class SqlStore:
 
     # -- tickets --------------------------------------------------------------
 
-    def list_tickets(
-        self,
-        *,
-        state: TicketState | None = None,
-        agent_id: str | None = None,
-        limit: int = 100,
-    ) -> list[Ticket]:
-        """Tickets, newest first, optionally only those in state and/or of agent_id."""
-        query = (
-            select(tickets)
-            .order_by(tickets.c.created_at_ms.desc(), tickets.c.id.desc())
-            .limit(limit)
-        )
-        if state is not None:
-            query = query.where(tickets.c.state == state.value)
-        if agent_id is not None:
-            query = query.where(tickets.c.agent_id == agent_id)
-        with self._transaction(self._read_lock) as conn:
-            rows = conn.execute(query).mappings().all()
-        return [_ticket(row) for row in rows]
-
     def get_ticket(self, ticket_id: int) -> Ticket | None:
         query = select(tickets).where(tickets.c.id == ticket_id)
         with self._transaction(self._read_lock) as conn:
             row = conn.execute(query).mappings().one_or_none()
-        return None if row is None else _ticket(row)
+        return None if row is None else ticket_of(row)
 
     def set_ticket_state(self, ticket_id: int, state: TicketState) -> bool:
         """Move a ticket to state; False when there is no such ticket.
@@ -557,7 +550,6 @@ class _Statements:
     insert_telemetry: Executable  # returns (agent_id, epoch, seq) of the rows inserted
     telemetry_columnar: bool  # insert_telemetry takes one array per column, not rows
     upsert_stats: Executable
-    upsert_ticket: Executable  # returns (id, occurrences); occurrences 1 means new
     insert_event: Executable
     delete_event: Executable
     insert_point: Executable
@@ -576,7 +568,6 @@ class _Statements:
 
         stream = dialect_insert(streams)
         stats = dialect_insert(agent_stats)
-        ticket = dialect_insert(tickets)
         state = dialect_insert(rule_states)
         state_keys = ("agent_id", "rule_id", "component")
         return cls(
@@ -642,25 +633,6 @@ class _Statements:
                 },
                 where=stats.excluded.time_ms >= agent_stats.c.time_ms,
             ),
-            upsert_ticket=ticket.on_conflict_do_update(
-                index_elements=[tickets.c.dedup_key],
-                index_where=OPEN_TICKET,
-                set_={
-                    "occurrences": tickets.c.occurrences + 1,
-                    "updated_at_ms": ticket.excluded.updated_at_ms,
-                    "first_seen_ms": _least(tickets.c.first_seen_ms, ticket.excluded.first_seen_ms),
-                    "last_seen_ms": _greatest(tickets.c.last_seen_ms, ticket.excluded.last_seen_ms),
-                    # The evidence belongs with last_seen: a late, older
-                    # observation does not replace a newer one's evidence.
-                    "evidence": case(
-                        (
-                            ticket.excluded.last_seen_ms >= tickets.c.last_seen_ms,
-                            ticket.excluded.evidence,
-                        ),
-                        else_=tickets.c.evidence,
-                    ),
-                },
-            ).returning(tickets.c.id, tickets.c.occurrences),
         )
 
 
@@ -743,40 +715,6 @@ def _least(current: ColumnElement[int], new: ColumnElement[int]) -> ColumnElemen
     return case((new < current, new), else_=current)
 
 
-def _ticket_params(draft: TicketDraft, now: int) -> dict[str, Any]:
-    return {
-        "dedup_key": draft.dedup_key,
-        "agent_id": draft.agent_id,
-        "hostname": draft.hostname,
-        "rule_id": draft.rule_id,
-        "rule_version": draft.rule_version,
-        "component": draft.component,
-        "severity": draft.severity,
-        "priority": draft.priority,
-        "tier": draft.tier,
-        "category": draft.category,
-        "summary": draft.summary,
-        "description": draft.description,
-        "evidence": _to_json(draft.evidence),
-        "state": TicketState.OPEN.value,
-        "occurrences": 1,
-        "created_at_ms": now,
-        "updated_at_ms": now,
-        "first_seen_ms": draft.observed_at_ms,
-        "last_seen_ms": draft.observed_at_ms,
-    }
-
-
-def _ticket(row: RowMapping) -> Ticket:
-    return Ticket(
-        **{
-            **row,
-            "evidence": MappingProxyType(json.loads(row["evidence"])),
-            "state": TicketState(row["state"]),
-        }
-    )
-
-
 def _host(row: RowMapping) -> Host:
     return Host(
         agent_id=row["agent_id"],
@@ -853,27 +791,48 @@ def _apply_history(conn: Connection, sql: _Statements, deltas: Sequence[HistoryD
         conn.execute(sql.mark_snapshot, [{"a": a, "t": t} for a, t in sorted(marks.items())])
 
 
-def _merge_into(conn: Connection, ticket_id: int, draft: TicketDraft, now: int) -> None:
+def _merge_into(life: Lifecycle, ticket_id: int, draft: TicketDraft) -> None:
     """The root cause's ticket takes over the open tickets of the findings it explains."""
-    conn.execute(
-        update(tickets)
-        .where(
-            tickets.c.agent_id == draft.agent_id,
-            tickets.c.rule_id.in_(draft.absorbs),
-            OPEN_TICKET,
-            tickets.c.last_seen_ms >= draft.absorb_since_ms,
-            tickets.c.id != ticket_id,
-        )
-        .values(state=TicketState.MERGED.value, merged_into=ticket_id, updated_at_ms=now)
+    conn = life.conn
+    merged = list(
+        conn.execute(
+            select(tickets.c.id).where(
+                tickets.c.agent_id == draft.agent_id,
+                tickets.c.rule_id.in_(draft.absorbs),
+                OPEN_TICKET,
+                tickets.c.last_seen_ms >= draft.absorb_since_ms,
+                tickets.c.id != ticket_id,
+            )
+        ).scalars()
     )
+    _fold(life, merged, f"Merged into ticket #{ticket_id}, the root cause on this host.",
+          merged_into=ticket_id)  # fmt: skip
 
 
-def _save_incident(conn: Connection, inc: IncidentUpdate, now: int) -> None:
+def _fold(life: Lifecycle, ticket_ids: list[int], why: str, **values: Any) -> None:
+    """Mark tickets merged; a helpdesk that already has one is told where it went."""
+    if not ticket_ids:
+        return
+    life.conn.execute(
+        update(tickets)
+        .where(tickets.c.id.in_(ticket_ids))
+        .values(state=TicketState.MERGED.value, updated_at_ms=life.now, **values)
+    )
+    quiet = set(life.cancel_undelivered(ticket_ids))
+    for tid in ticket_ids:
+        if tid in quiet:
+            life.note(tid, "merged", why)
+        else:
+            life.noted(tid, "merged", why)
+
+
+def _save_incident(life: Lifecycle, inc: IncidentUpdate) -> None:
+    conn, now = life.conn, life.now
     row = conn.execute(
-        select(incidents.c.id).where(
+        select(incidents.c.id, incidents.c.host_count).where(
             incidents.c.rule_id == inc.rule_id, incidents.c.group_value == inc.group
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     values = {"summary": inc.summary, "updated_ms": now, "last_seen_ms": inc.last_seen_ms,
               "host_count": len(inc.hosts), "state": "open"}  # fmt: skip
     if row is None:
@@ -882,8 +841,9 @@ def _save_incident(conn: Connection, inc: IncidentUpdate, now: int) -> None:
             .values(rule_id=inc.rule_id, group_value=inc.group, opened_ms=inc.opened_ms, **values)
             .returning(incidents.c.id)
         ).scalar_one()
+        before = 0
     else:
-        incident_id = row
+        incident_id, before = row
         conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
     known = set(
         conn.execute(
@@ -907,16 +867,67 @@ def _save_incident(conn: Connection, inc: IncidentUpdate, now: int) -> None:
                     last_fired_ms=fired,
                 )
             )
+    fleet_id = _fleet_ticket(life, incident_id, inc, before)
     # The members' own tickets for this rule are now the incident's.
-    conn.execute(
-        update(tickets)
-        .where(
-            tickets.c.rule_id == inc.rule_id,
-            tickets.c.agent_id.in_([a for a, _, _ in inc.hosts]),
-            OPEN_TICKET,
-        )
-        .values(state=TicketState.MERGED.value, incident_id=incident_id, updated_at_ms=now)
+    members = list(
+        conn.execute(
+            select(tickets.c.id).where(
+                tickets.c.rule_id == inc.rule_id,
+                tickets.c.kind == "host",
+                tickets.c.agent_id.in_([a for a, _, _ in inc.hosts]),
+                tickets.c.state.in_(("open", "held")),
+            )
+        ).scalars()
     )
+    _fold(life, members, f"Part of fleet incident ticket #{fleet_id}: {inc.summary}",
+          incident_id=incident_id)  # fmt: skip
+
+
+def _fleet_ticket(life: Lifecycle, incident_id: int, inc: IncidentUpdate, before: int) -> int:
+    """The one ticket a helpdesk gets for a fleet incident: created, or told it grew."""
+    conn, now = life.conn, life.now
+    key = "rdiag-fleet-" + hashlib.sha256(f"{inc.rule_id}\0{inc.group}".encode()).hexdigest()[:20]
+    hosts_list = [{"agent_id": a, "hostname": h, "last_fired_ms": t} for a, h, t in inc.hosts]
+    existing = conn.execute(
+        select(tickets.c.id).where(tickets.c.dedup_key == key, OPEN_TICKET)
+    ).scalar_one_or_none()
+    if existing is not None:
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == existing)
+            .values(occurrences=len(inc.hosts), last_seen_ms=inc.last_seen_ms,
+                    summary=inc.summary[:150], updated_at_ms=now,
+                    evidence=_to_json({"hosts": hosts_list, "group": inc.group}))
+        )  # fmt: skip
+        if len(inc.hosts) > before:
+            life.noted(existing, "grew", f"{len(inc.hosts)} hosts now (was {before}).")
+        return int(existing)
+    # A member's ticket lends the rule's routing (every member fired the same rule).
+    model = conn.execute(
+        select(tickets).where(tickets.c.rule_id == inc.rule_id).order_by(tickets.c.id.desc())
+    ).mappings().first()  # fmt: skip
+    priority = model["priority"] if model else "P3"
+    respond, resolve = life.policy.sla_due(priority, now)
+    fleet_id: int = conn.execute(
+        insert(tickets)
+        .values(
+            dedup_key=key, agent_id="", hostname="fleet", rule_id=inc.rule_id,
+            rule_version=model["rule_version"] if model else 1, component=inc.group,
+            severity=model["severity"] if model else "high", priority=priority,
+            tier=model["tier"] if model else "L2",
+            category=model["category"] if model else "Fleet", summary=inc.summary[:150],
+            description="", evidence=_to_json({"hosts": hosts_list, "group": inc.group}),
+            state="open", occurrences=len(inc.hosts), created_at_ms=now, updated_at_ms=now,
+            first_seen_ms=inc.opened_ms, last_seen_ms=inc.last_seen_ms, kind="fleet",
+            impact=model["impact"] if model else "medium",
+            urgency=model["urgency"] if model else "medium",
+            content=model["content"] if model else "{}", incident_id=incident_id,
+            sla_respond_ms=respond, sla_resolve_ms=resolve, last_note_ms=now,
+        )
+        .returning(tickets.c.id)
+    ).scalar_one()  # fmt: skip
+    life.op(fleet_id, "create")
+    return fleet_id
 
 
 # -- engines ------------------------------------------------------------------

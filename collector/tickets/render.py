@@ -7,9 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from collector.engine import template
-from collector.engine.model import TIERS, Finding
+from collector.engine.model import TIERS, Change, Finding, OnClear, Persist
 from collector.engine.subjects import human_bytes
 from collector.store import TicketDraft
+from collector.tickets.policy import TicketPolicy
+
+DEFAULT_POLICY = TicketPolicy()
 
 HOST_FIELDS = ("hostname", "os_name", "os_version", "kernel", "arch", "vendor", "cpu_model",
                "memory_bytes", "machine_id", "agent_version", "site", "subnet")  # fmt: skip
@@ -25,12 +28,54 @@ def _host_value(key: str, value: object) -> object:
     return human_bytes(value) if key == "memory_bytes" and isinstance(value, int) else value
 
 
-def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
+def _persist_text(p: Persist) -> str:
+    cycles, duration_ms = p.cycles, p.duration_ms
+    if duration_ms:
+        return f"for {duration_ms // 60_000} min"
+    return f"in {cycles} consecutive readings" if cycles > 1 else "on a single reading"
+
+
+def _checked(finding: Finding) -> list[str]:
+    """What rdiag already looked at, so L1 does not repeat it (ticketing.md §3.5, item 8)."""
+    rule, ev = finding.rule, finding.evidence
+    out = [
+        f"The agent's {rule.subject} data for {finding.component or 'this host'} was read "
+        f"and the condition `{rule.when.source}` held {_persist_text(rule.persist)}."
+    ]
+    window_h = rule.evidence.window_ms // 3_600_000
+    for name, points in (ev.get("series") or {}).items():
+        out.append(
+            f"The history of {name} over the last {window_h} h was examined ({len(points)} points)."
+        )
+    patterns = [*rule.evidence.events, *(rule.match if rule.subject == "event" else ())]
+    if patterns:
+        n = len(ev.get("events") or [])
+        out.append(
+            f"The host's event history of the last {window_h} h was searched for "
+            f"{', '.join(patterns)}: {n} matching event(s), attached."
+        )
+    if rule.absorbs:
+        out.append(
+            "Related findings this one explains were folded into it: "
+            + ", ".join(rule.absorbs)
+            + "."
+        )
+    if rule.clear is not None:
+        held = _persist_text(rule.clear_persist)
+        out.append(f"It counts as cleared when `{rule.clear.source}` holds {held}.")
+    return out
+
+
+def draft(
+    finding: Finding, previous: TicketDraft | None = None, policy: TicketPolicy | None = None
+) -> TicketDraft:
     """The ticket draft of a finding. `previous`, the draft of the same finding made
     earlier by this collector, lends its text: a repeat only brings new evidence (the
     store keeps an open ticket's text), and rendering the text is most of the cost."""
     rule, facts = finding.rule, finding.facts
     agent_id = finding.agent_id
+    policy = policy or DEFAULT_POLICY
+    clear = finding.change == Change.CLEARED
     evidence = {
         "subject": rule.subject,
         "observed_at_ms": finding.observed_at_ms,
@@ -45,7 +90,9 @@ def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
         and previous.rule_version == rule.version
         and previous.component == finding.component
     ):
-        return replace(previous, evidence=evidence, observed_at_ms=finding.observed_at_ms)
+        return replace(
+            previous, evidence=evidence, observed_at_ms=finding.observed_at_ms, clear=clear
+        )
 
     def render(text: str) -> str:
         return template.render(text, facts)
@@ -82,6 +129,23 @@ def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
             f"routed to {rule.tier} ({rule.category}).",
         ]
     )
+    host = {k: _host_value(k, facts[k]) for k in HOST_FIELDS if facts.get(k)}
+    content = {
+        "title": rule.title,
+        "domain": rule.domain,
+        "symptoms": render(rule.ticket.symptoms),
+        "cause": render(rule.ticket.cause),
+        "steps": {
+            tier: [render(step) for step in rule.ticket.remediation.get(tier, ())]
+            for tier in TIERS
+            if rule.ticket.remediation.get(tier)
+        },
+        "kb": rule.ticket.kb,
+        "reason": rule.reason,
+        "host": host,
+        "checked": _checked(finding),
+        "on_clear": rule.on_clear.value,
+    }
     return TicketDraft(
         dedup_key=dedup_key(agent_id, rule.id, finding.component),
         agent_id=agent_id,
@@ -90,7 +154,7 @@ def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
         rule_version=rule.version,
         component=finding.component,
         severity=rule.severity.value,
-        priority=rule.priority,
+        priority=policy.priority(rule.impact.value, rule.urgency.value),
         tier=rule.tier,
         category=rule.category,
         summary=render(rule.ticket.summary),
@@ -99,4 +163,10 @@ def draft(finding: Finding, previous: TicketDraft | None = None) -> TicketDraft:
         observed_at_ms=finding.observed_at_ms,
         absorbs=rule.absorbs if finding.absorbed_since_ms else (),
         absorb_since_ms=finding.absorbed_since_ms,
+        clear=clear,
+        auto_resolve=rule.on_clear == OnClear.RESOLVE,
+        impact=rule.impact.value,
+        urgency=rule.urgency.value,
+        site=str(facts.get("site") or ""),
+        content=content,
     )

@@ -1,0 +1,534 @@
+"""The ticket lifecycle, applied inside the ingest transaction (ticketing.md §3.6).
+
+A firing finding opens a ticket, or counts on the open one with a rate-limited note; a
+cleared one adds a note, or (transient classes only) resolves after a hold-down; a
+recurrence reopens within the reopen window and opens a new linked ticket after it; the
+n-th recurrence raises a problem record; a human's won't-fix or duplicate is final.
+Storms and silences decide before any of it. Every change a helpdesk must see is written
+to the outbox (ticket_ops) in the same transaction, so a crash loses nothing and a
+helpdesk outage only delays.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+
+from collector.store.model import Resolution, TicketDraft, TicketState
+from collector.store.schema import (
+    deliveries,
+    silences,
+    ticket_files,
+    ticket_notes,
+    ticket_ops,
+    tickets,
+)
+from collector.tickets.files import evidence_files, stamp
+from collector.tickets.policy import TicketPolicy
+
+FINAL = (Resolution.WONT_FIX.value, Resolution.DUPLICATE.value)
+STORM_RULE = "rdiag.storm"
+PROBLEM_PREFIX = "problem-"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSilence:
+    id: int
+    scope: str
+    value: str
+
+    def covers(self, d: TicketDraft) -> bool:
+        if self.scope == "host":
+            return self.value.lower() in (d.hostname.lower(), d.agent_id.lower())
+        if self.scope == "site":
+            return bool(d.site) and self.value == d.site
+        return fnmatch.fnmatchcase(d.rule_id, self.value)
+
+
+def active_silences(conn: Connection, now: int) -> list[ActiveSilence]:
+    rows = conn.execute(
+        select(silences.c.id, silences.c.scope, silences.c.value).where(silences.c.expires_ms > now)
+    )
+    return [ActiveSilence(*row) for row in rows]
+
+
+def human_age(ms: int) -> str:
+    minutes = max(0, ms) // 60_000
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} days"
+
+
+class Lifecycle:
+    """One transaction's view: the policy, the clock, the active silences."""
+
+    def __init__(
+        self, conn: Connection, policy: TicketPolicy, now: int, muted: Sequence[ActiveSilence]
+    ) -> None:
+        self.conn = conn
+        self.policy = policy
+        self.now = now
+        self.muted = muted
+
+    # -- entry points --------------------------------------------------------------
+
+    def apply(self, d: TicketDraft) -> tuple[int, str] | None:
+        """(ticket id, outcome) for a draft; outcome: opened | repeated | reopened |
+        recurred | held | cleared | counted. None when a silence swallowed it."""
+        latest = self._latest(d.dedup_key)
+        if d.clear:
+            return self._cleared(latest, d) if latest is not None else None
+        silence = next((s for s in self.muted if s.covers(d)), None)
+        if latest is not None and latest["state"] in ("open", "held", "merged"):
+            self._repeat(latest, d, noted=silence is None)
+            return latest["id"], "repeated"
+        if silence is not None:
+            self.conn.execute(
+                update(silences).where(silences.c.id == silence.id).values(hits=silences.c.hits + 1)
+            )
+            return None
+        if latest is None:
+            ticket_id = self._open(d)
+            return ticket_id, "held" if self._state(ticket_id) == "held" else "opened"
+        if latest["resolution"] in FINAL:
+            # A person decided; the occurrence is counted on their ticket, nothing else.
+            self.conn.execute(
+                update(tickets)
+                .where(tickets.c.id == latest["id"])
+                .values(occurrences=tickets.c.occurrences + 1, last_seen_ms=d.observed_at_ms)
+            )
+            return latest["id"], "counted"
+        recurrence = latest["recurrence"] + 1
+        if latest["state"] == "resolved" and (
+            self.now - latest["resolved_ms"] <= self.policy.reopen_window_ms
+        ):
+            ticket_id = latest["id"]
+            self._reopen(latest, d, recurrence)
+            outcome = "reopened"
+        else:
+            ticket_id = self._open(d, previous=latest, recurrence=recurrence)
+            outcome = "recurred"
+        if recurrence >= self.policy.problem_after:
+            self._problem(ticket_id, d, recurrence)
+        return ticket_id, outcome
+
+    def tick(self) -> list[int]:
+        """Resolve the transient tickets whose condition stayed clear for the hold-down."""
+        due = self.conn.execute(
+            select(tickets.c.id, tickets.c.cleared_ms).where(
+                tickets.c.state == "open",
+                tickets.c.auto_resolve == 1,
+                tickets.c.cleared_ms > 0,
+                tickets.c.cleared_ms <= self.now - self.policy.hold_down_ms,
+            )
+        ).all()
+        for ticket_id, cleared in due:
+            body = (
+                f"The condition cleared at {stamp(cleared)} and stayed clear for "
+                f"{human_age(self.now - cleared)} (hold-down {human_age(self.policy.hold_down_ms)}"
+                f"): resolved automatically. A recurrence within "
+                f"{human_age(self.policy.reopen_window_ms)} reopens this ticket."
+            )
+            self.resolve(ticket_id, Resolution.AUTO, body)
+        return [t for t, _ in due]
+
+    # -- human and automatic actions -------------------------------------------------
+
+    def resolve(self, ticket_id: int, resolution: Resolution, body: str) -> None:
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id)
+            .values(
+                state=TicketState.RESOLVED.value,
+                resolution=resolution.value,
+                resolved_ms=self.now,
+                updated_at_ms=self.now,
+            )
+        )
+        self.op(ticket_id, "resolve", self.note(ticket_id, "resolved", body))
+
+    def note(self, ticket_id: int, kind: str, body: str) -> int:
+        note_id: int = self.conn.execute(
+            insert(ticket_notes)
+            .values(ticket_id=ticket_id, time_ms=self.now, kind=kind, body=body)
+            .returning(ticket_notes.c.id)
+        ).scalar_one()
+        return note_id
+
+    def op(self, ticket_id: int, op: str, ref_id: int = 0, delay_ms: int = 0) -> None:
+        self.conn.execute(
+            insert(ticket_ops).values(
+                ticket_id=ticket_id,
+                op=op,
+                ref_id=ref_id,
+                not_before_ms=self.now + delay_ms,
+                created_ms=self.now,
+            )
+        )
+
+    def noted(self, ticket_id: int, kind: str, body: str) -> None:
+        """A note the helpdesk sees too."""
+        self.op(ticket_id, "note", self.note(ticket_id, kind, body))
+
+    def cancel_undelivered(self, ticket_ids: Sequence[int]) -> list[int]:
+        """Cancel the outbox of tickets no sink has received yet; returns those cancelled."""
+        if not ticket_ids:
+            return []
+        delivered = set(
+            self.conn.execute(
+                select(ticket_ops.c.ticket_id)
+                .join(deliveries, deliveries.c.op_id == ticket_ops.c.id)
+                .where(
+                    ticket_ops.c.ticket_id.in_(ticket_ids),
+                    ticket_ops.c.op == "create",
+                    deliveries.c.state == "done",
+                )
+            ).scalars()
+        )
+        quiet = [t for t in ticket_ids if t not in delivered]
+        if quiet:
+            self.conn.execute(
+                update(ticket_ops).where(ticket_ops.c.ticket_id.in_(quiet)).values(cancelled=1)
+            )
+        return quiet
+
+    # -- the steps -----------------------------------------------------------------
+
+    def _latest(self, dedup_key: str) -> RowMapping | None:
+        return (
+            self.conn.execute(
+                select(tickets)
+                .where(tickets.c.dedup_key == dedup_key)
+                .order_by(tickets.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .one_or_none()
+        )
+
+    def _state(self, ticket_id: int) -> str:
+        state: str = self.conn.execute(
+            select(tickets.c.state).where(tickets.c.id == ticket_id)
+        ).scalar_one()
+        return state
+
+    def _repeat(self, row: RowMapping, d: TicketDraft, *, noted: bool) -> None:
+        newer = d.observed_at_ms >= row["last_seen_ms"]
+        values: dict[str, Any] = {
+            "occurrences": tickets.c.occurrences + 1,
+            "updated_at_ms": self.now,
+            "first_seen_ms": min(row["first_seen_ms"], d.observed_at_ms),
+            "last_seen_ms": max(row["last_seen_ms"], d.observed_at_ms),
+            "cleared_ms": 0,
+        }
+        if newer:
+            values["evidence"] = _json(d.evidence)
+        due = self.now - row["last_note_ms"] >= self.policy.note_interval_ms
+        if noted and row["state"] == "open" and row["kind"] == "host" and due and newer:
+            repeats = row["repeats_since_note"] + 1
+            shown = ", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6])
+            self.noted(
+                row["id"],
+                "repeat",
+                f"Still firing: {repeats} more observation(s) since "
+                f"{stamp(row['last_note_ms'] or row['created_at_ms'])}, "
+                f"{row['occurrences'] + 1} since {stamp(row['first_seen_ms'])}."
+                + (f" Latest: {shown}." if shown else ""),
+            )
+            values.update(last_note_ms=self.now, repeats_since_note=0)
+        else:
+            values["repeats_since_note"] = tickets.c.repeats_since_note + 1
+        self.conn.execute(update(tickets).where(tickets.c.id == row["id"]).values(**values))
+
+    def _cleared(self, row: RowMapping, d: TicketDraft) -> tuple[int, str] | None:
+        if row["state"] != "open" or row["cleared_ms"]:
+            return None
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row["id"])
+            .values(cleared_ms=d.observed_at_ms, updated_at_ms=self.now)
+        )
+        if not row["auto_resolve"]:
+            # Hardware and boot findings: a human confirms the fix (jiralert's philosophy).
+            self.noted(
+                row["id"],
+                "cleared",
+                f"The condition cleared at {stamp(d.observed_at_ms)}. This kind of finding "
+                "does not resolve itself: confirm the repair (or that the cause is gone) "
+                "and resolve the ticket.",
+            )
+        return row["id"], "cleared"
+
+    def _reopen(self, row: RowMapping, d: TicketDraft, recurrence: int) -> None:
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row["id"])
+            .values(
+                state=TicketState.OPEN.value,
+                resolution="",
+                resolved_ms=0,
+                cleared_ms=0,
+                reopen_count=tickets.c.reopen_count + 1,
+                recurrence=recurrence,
+                occurrences=tickets.c.occurrences + 1,
+                last_seen_ms=max(row["last_seen_ms"], d.observed_at_ms),
+                evidence=_json(d.evidence),
+                updated_at_ms=self.now,
+                last_note_ms=self.now,
+                repeats_since_note=0,
+            )
+        )
+        body = (
+            f"Recurred at {stamp(d.observed_at_ms)}, {human_age(self.now - row['resolved_ms'])} "
+            f"after it was resolved ({row['resolution'] or 'fixed'}): reopened "
+            f"(reopen {row['reopen_count'] + 1}, recurrence {recurrence})."
+        )
+        self.op(row["id"], "reopen", self.note(row["id"], "reopened", body))
+
+    def _open(self, d: TicketDraft, previous: RowMapping | None = None, recurrence: int = 0) -> int:
+        storm = self._storm()
+        held = storm is not None or self._storming()
+        respond, resolve = self.policy.sla_due(d.priority, self.now)
+        ticket_id: int = self.conn.execute(
+            insert(tickets)
+            .values(
+                **_draft_values(d),
+                state=(TicketState.HELD if held else TicketState.OPEN).value,
+                occurrences=1,
+                created_at_ms=self.now,
+                updated_at_ms=self.now,
+                first_seen_ms=d.observed_at_ms,
+                last_seen_ms=d.observed_at_ms,
+                sla_respond_ms=respond,
+                sla_resolve_ms=resolve,
+                last_note_ms=self.now,
+                recurrence=recurrence,
+                previous_id=None if previous is None else previous["id"],
+                problem_id=None if previous is None else previous["problem_id"],
+            )
+            .returning(tickets.c.id)
+        ).scalar_one()
+        for name, media_type, content in evidence_files(
+            str(d.evidence.get("subject", "host")), d.component, d.evidence
+        ):
+            self.conn.execute(
+                insert(ticket_files).values(
+                    ticket_id=ticket_id,
+                    name=name,
+                    media_type=media_type,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    size=len(content),
+                    content=content,
+                )
+            )
+        if held:
+            storm_id = storm if storm is not None else self._open_storm()
+            self._hold(storm_id, [ticket_id])
+        else:
+            self.deliver_new(ticket_id)
+        return ticket_id
+
+    def deliver_new(self, ticket_id: int, delay_ms: int | None = None) -> None:
+        """The outbox of a new ticket: create (after group_wait), then its files."""
+        wait = self.policy.group_wait_ms if delay_ms is None else delay_ms
+        self.op(ticket_id, "create", delay_ms=wait)
+        for (file_id,) in self.conn.execute(
+            select(ticket_files.c.id)
+            .where(ticket_files.c.ticket_id == ticket_id)
+            .order_by(ticket_files.c.id)
+        ):
+            self.op(ticket_id, "attach", file_id, delay_ms=wait)
+
+    # -- storms ----------------------------------------------------------------------
+
+    def _storm(self) -> int | None:
+        """The storm holding new tickets: open and not yet acknowledged by a person."""
+        storm: int | None = self.conn.execute(
+            select(tickets.c.id)
+            .where(
+                tickets.c.kind == "storm",
+                tickets.c.state == "open",
+                tickets.c.acknowledged_ms == 0,
+            )
+            .order_by(tickets.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return storm
+
+    def _storming(self) -> bool:
+        recent: int = self.conn.execute(
+            select(func.count()).where(
+                tickets.c.kind == "host",
+                tickets.c.created_at_ms > self.now - self.policy.storm_window_ms,
+            )
+        ).scalar_one()
+        return recent >= self.policy.storm_max_new
+
+    def _open_storm(self) -> int:
+        window = self.policy.storm_window_ms
+        key = hashlib.sha256(f"storm\0{self.now}".encode()).hexdigest()[:20]
+        respond, resolve = self.policy.sla_due("P2", self.now)
+        storm_id: int = self.conn.execute(
+            insert(tickets)
+            .values(
+                dedup_key=f"rdiag-storm-{key}",
+                agent_id="",
+                hostname="fleet",
+                rule_id=STORM_RULE,
+                rule_version=1,
+                component="",
+                severity="high",
+                priority="P2",
+                tier="L2",
+                category="Monitoring / Ticket storm",
+                summary="[Storm] Ticket storm: new tickets held for review",
+                description="",
+                evidence="{}",
+                state="open",
+                occurrences=0,
+                created_at_ms=self.now,
+                updated_at_ms=self.now,
+                first_seen_ms=self.now,
+                last_seen_ms=self.now,
+                kind="storm",
+                impact="high",
+                urgency="medium",
+                content=_json({"window_ms": window, "limit": self.policy.storm_max_new}),
+                sla_respond_ms=respond,
+                sla_resolve_ms=resolve,
+                last_note_ms=self.now,
+            )
+            .returning(tickets.c.id)
+        ).scalar_one()
+        # The burst that tripped the breaker: held too where no helpdesk has it yet.
+        burst = list(
+            self.conn.execute(
+                select(tickets.c.id).where(
+                    tickets.c.kind == "host",
+                    tickets.c.state == "open",
+                    tickets.c.storm_id.is_(None),
+                    tickets.c.created_at_ms > self.now - window,
+                )
+            ).scalars()
+        )
+        self._hold(storm_id, self.cancel_undelivered(burst))
+        self.op(storm_id, "create")
+        return storm_id
+
+    def _hold(self, storm_id: int, ticket_ids: Sequence[int]) -> None:
+        if not ticket_ids:
+            return
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id.in_(ticket_ids))
+            .values(state=TicketState.HELD.value, storm_id=storm_id, updated_at_ms=self.now)
+        )
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == storm_id)
+            .values(
+                occurrences=tickets.c.occurrences + len(ticket_ids),
+                last_seen_ms=self.now,
+                updated_at_ms=self.now,
+            )
+        )
+
+    # -- problems --------------------------------------------------------------------
+
+    def _problem(self, ticket_id: int, d: TicketDraft, recurrence: int) -> None:
+        key = PROBLEM_PREFIX + d.dedup_key
+        problem = self._latest(key)
+        if problem is None or problem["state"] not in ("open", "held"):
+            respond, resolve = self.policy.sla_due(d.priority, self.now)
+            problem_id: int = self.conn.execute(
+                insert(tickets)
+                .values(
+                    **{
+                        **_draft_values(d),
+                        "dedup_key": key,
+                        "tier": "L3",
+                        "kind": "problem",
+                        "auto_resolve": 0,
+                        "summary": f"[Problem] Recurring: {d.summary}"[:150],
+                    },
+                    state="open",
+                    occurrences=recurrence,
+                    created_at_ms=self.now,
+                    updated_at_ms=self.now,
+                    first_seen_ms=d.observed_at_ms,
+                    last_seen_ms=d.observed_at_ms,
+                    sla_respond_ms=respond,
+                    sla_resolve_ms=resolve,
+                    last_note_ms=self.now,
+                    recurrence=recurrence,
+                )
+                .returning(tickets.c.id)
+            ).scalar_one()
+            self.op(problem_id, "create")
+        else:
+            problem_id = problem["id"]
+            self.conn.execute(
+                update(tickets)
+                .where(tickets.c.id == problem_id)
+                .values(
+                    occurrences=recurrence, recurrence=recurrence, last_seen_ms=d.observed_at_ms
+                )
+            )
+            self.noted(
+                problem_id,
+                "recurrence",
+                f"Recurrence {recurrence} at {stamp(d.observed_at_ms)}: ticket #{ticket_id}.",
+            )
+        # Every incident of this problem points at it.
+        self.conn.execute(
+            update(tickets).where(tickets.c.dedup_key == d.dedup_key).values(problem_id=problem_id)
+        )
+
+
+def _draft_values(d: TicketDraft) -> dict[str, Any]:
+    return {
+        "dedup_key": d.dedup_key,
+        "agent_id": d.agent_id,
+        "hostname": d.hostname,
+        "rule_id": d.rule_id,
+        "rule_version": d.rule_version,
+        "component": d.component,
+        "severity": d.severity,
+        "priority": d.priority,
+        "tier": d.tier,
+        "category": d.category,
+        "summary": d.summary,
+        "description": d.description,
+        "evidence": _json(d.evidence),
+        "kind": "host",
+        "impact": d.impact,
+        "urgency": d.urgency,
+        "site": d.site,
+        "content": _json(d.content),
+        "auto_resolve": int(d.auto_resolve),
+    }
+
+
+def _values(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
+    values = evidence.get("values")
+    return values if isinstance(values, Mapping) else {}
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

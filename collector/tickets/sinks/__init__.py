@@ -1,0 +1,1 @@
+"""Outbound helpdesk sinks: one small adapter per system behind the port in base.py."""

@@ -1,0 +1,238 @@
+"""The ticket lifecycle in the store, on SQLite and PostgreSQL: repeat, clear, reopen,
+recur, problem, human decisions, silences and the storm breaker, with the outbox
+operations each step leaves for the helpdesks."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from collector.store import Resolution, SqlStore, TicketDraft, TicketError, TicketState
+from collector.tickets.policy import MINUTE, TicketPolicy
+from tests.collector.store.test_store_contract import (  # noqa: F401 (fixtures)
+    Backend,
+    backend,
+    batch,
+    postgres_url,
+    store,
+)
+
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+_seq = itertools.count(1)
+
+
+def fire(store: SqlStore, d: TicketDraft) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    seq = next(_seq)
+    [result] = store.save_batches([batch(seq, seq, findings=((seq, d),))])
+    return result.tickets_opened, result.tickets_updated
+
+
+def finding(
+    agent: str = "agent-1", *, rule: str = "disk.smart_health_failed", **extra: Any
+) -> TicketDraft:
+    values: dict[str, Any] = {
+        "dedup_key": f"rdiag-{agent}-{rule}",
+        "agent_id": agent,
+        "hostname": f"ws-{agent}",
+        "rule_id": rule,
+        "rule_version": 2,
+        "component": "sda",
+        "severity": "critical",
+        "priority": "P1",
+        "tier": "L2",
+        "category": "Hardware / Storage",
+        "summary": f"[Disk] Drive sda reports SMART failure on ws-{agent}",
+        "description": "**Symptoms.** failing",
+        "evidence": {"subject": "smart", "values": {"health": "FAILED", "reallocated": 12},
+                     "events": [{"time_ms": 1, "kind": "disk.io_error", "severity": "error",
+                                 "message": "I/O error, dev sda, user alice@example.com"}]},
+        "observed_at_ms": 1_000,
+        "impact": "high",
+        "urgency": "high",
+        "content": {"symptoms": "failing", "cause": "wear", "steps": {"L2": ["replace"]}},
+    }  # fmt: skip
+    values.update(extra)
+    return TicketDraft(**values)
+
+
+def ops(store: SqlStore, ticket_id: int) -> list[str]:
+    return [d.op for d in reversed(store.deliveries(ticket_id=ticket_id))]
+
+
+@pytest.fixture
+def life(backend: Backend, store: SqlStore) -> SqlStore:  # noqa: F811
+    store.policy = TicketPolicy(note_interval_ms=30 * MINUTE, hold_down_ms=30 * MINUTE,
+                                reopen_window_ms=7 * DAY, problem_after=3, storm_max_new=5,
+                                group_wait_ms=0)  # fmt: skip
+    store.register_sink("test")
+    return store
+
+
+def test_a_repeat_counts_on_the_open_ticket_with_notes_at_most_every_interval(
+    backend: Backend, life: SqlStore
+) -> None:
+    (tid,), _ = fire(life, finding())
+    t = life.get_ticket(tid)
+    assert t is not None and t.state is TicketState.OPEN
+    assert (t.impact, t.urgency, t.priority) == ("high", "high", "P1")
+    # SLA targets are set from the priority at creation (P1: 15 min / 4 h by default).
+    assert t.sla_respond_ms - t.created_at_ms == 15 * MINUTE
+    assert t.sla_resolve_ms - t.created_at_ms == 4 * HOUR
+    # The evidence became files, redacted, each with its hash.
+    files = {f.name: f for f in life.ticket_files(tid)}
+    assert set(files) == {"smart-sda.txt", "events.log", "evidence.json"}
+    assert b"alice@example.com" not in files["events.log"].content
+    assert b"<email>" in files["events.log"].content
+    assert ops(life, tid) == ["create", "attach", "attach", "attach"]
+
+    for minutes in (5, 10, 20):  # within the note interval: counted, not noted
+        backend.clock.now += 5 * MINUTE if minutes == 5 else 5 * MINUTE
+        assert fire(life, finding(observed_at_ms=1_000 + minutes)) == ((), (tid,))
+    assert life.ticket_notes(tid) == []
+    backend.clock.now += 20 * MINUTE  # 35 min after creation
+    fire(life, finding(observed_at_ms=2_000))
+    [note] = life.ticket_notes(tid)
+    assert note.kind == "repeat" and "Still firing: 4 more observation(s)" in note.body
+    t = life.get_ticket(tid)
+    assert t is not None and t.occurrences == 5 and t.repeats_since_note == 0
+    assert [x.id for x in life.list_tickets()] == [tid]  # never a second ticket
+    assert ops(life, tid)[-1] == "note"
+
+
+def test_a_hardware_finding_that_clears_gets_a_note_not_a_resolve(
+    backend: Backend, life: SqlStore
+) -> None:
+    (tid,), _ = fire(life, finding())
+    fire(life, finding(clear=True, observed_at_ms=5_000))
+    backend.clock.now += DAY
+    assert life.tick() == []
+    t = life.get_ticket(tid)
+    assert t is not None and t.state is TicketState.OPEN and t.cleared_ms == 5_000
+    [note] = life.ticket_notes(tid)
+    assert note.kind == "cleared" and "does not resolve itself" in note.body
+
+
+def test_a_transient_finding_resolves_after_the_hold_down_and_a_flap_cancels_it(
+    backend: Backend, life: SqlStore
+) -> None:
+    net = finding(rule="network.gateway_unreachable", auto_resolve=True, priority="P3")
+    (tid,), _ = fire(life, net)
+    fire(life, replace(net, clear=True))
+    backend.clock.now += 10 * MINUTE
+    fire(life, net)  # back before the hold-down ended: the resolve is off
+    backend.clock.now += HOUR
+    assert life.tick() == []
+    fire(life, replace(net, clear=True, observed_at_ms=backend.clock.now))
+    backend.clock.now += 29 * MINUTE
+    assert life.tick() == []
+    backend.clock.now += 2 * MINUTE
+    assert life.tick() == [tid]
+    t = life.get_ticket(tid)
+    assert t is not None and (t.state, t.resolution) == (TicketState.RESOLVED, "auto")
+    assert ops(life, tid)[-1] == "resolve"
+    assert "resolved automatically" in life.ticket_notes(tid)[-1].body
+
+
+def test_recurrence_reopens_within_the_window_then_opens_a_linked_ticket_then_a_problem(
+    backend: Backend, life: SqlStore
+) -> None:
+    (first,), _ = fire(life, finding())
+    life.resolve_ticket(first, "l2-alice")
+    backend.clock.now += 2 * DAY
+    assert fire(life, finding()) == ((), (first,))  # recurrence 1: reopened
+    t = life.get_ticket(first)
+    assert t is not None and t.state is TicketState.OPEN and t.reopen_count == 1
+    assert ops(life, first)[-2:] == ["resolve", "reopen"]
+
+    life.resolve_ticket(first, "l2-alice")
+    backend.clock.now += 8 * DAY  # after the window: a new ticket, linked
+    (second,), _ = fire(life, finding())
+    t2 = life.get_ticket(second)
+    assert t2 is not None and t2.previous_id == first and t2.recurrence == 2
+    assert t2.problem_id is None
+    assert first in [r.id for r in life.related_tickets(t2)]
+
+    life.resolve_ticket(second, "l2-bob")
+    backend.clock.now += 1 * DAY
+    fire(life, finding())  # recurrence 3: reopened, and a problem record is raised
+    [problem] = life.list_tickets(kind="problem")
+    assert problem.tier == "L3" and problem.summary.startswith("[Problem] Recurring: [Disk]")
+    assert all(life.get_ticket(i).problem_id == problem.id for i in (first, second))  # type: ignore[union-attr]
+    assert ops(life, problem.id) == ["create"]
+
+
+def test_wont_fix_and_duplicate_are_never_reopened(backend: Backend, life: SqlStore) -> None:
+    (tid,), _ = fire(life, finding())
+    life.resolve_ticket(tid, "l2-alice", Resolution.WONT_FIX, "known, replacement budgeted")
+    for days in (1, 10):
+        backend.clock.now += days * DAY
+        assert fire(life, finding()) == ((), (tid,))
+    t = life.get_ticket(tid)
+    assert t is not None and (t.state, t.resolution) == (TicketState.RESOLVED, "wont_fix")
+    assert t.occurrences == 3 and len(life.list_tickets()) == 1
+    with pytest.raises(TicketError, match="is resolved, not open"):
+        life.resolve_ticket(tid, "x")
+
+
+def test_silences_by_host_site_and_rule_hold_new_tickets_until_they_expire(
+    backend: Backend, life: SqlStore
+) -> None:
+    now = backend.clock.now
+    life.add_silence("host", "ws-a1", reason="reimaging", who="ops", expires_ms=now + HOUR)
+    life.add_silence("site", "lab", reason="patch night", who="ops", expires_ms=now + HOUR)
+    life.add_silence("rule", "network.*", reason="noisy", who="ops", expires_ms=now + HOUR)
+    assert fire(life, finding("a1")) == ((), ())
+    assert fire(life, finding("a2", site="lab")) == ((), ())
+    assert fire(life, finding("a3", rule="network.dns_timeouts")) == ((), ())
+    assert life.list_tickets() == []
+    assert [s.hits for s in life.list_silences()] == [1, 1, 1]
+    (opened,), _ = fire(life, finding("a4"))  # not covered
+    backend.clock.now += 2 * HOUR  # expired
+    assert life.list_silences() == []
+    (later,), _ = fire(life, finding("a1"))
+    assert {opened, later} == {t.id for t in life.list_tickets()}
+    with pytest.raises(TicketError, match="scope must be one of host, site, rule"):
+        life.add_silence("room", "x", reason="", who="ops", expires_ms=now + DAY * 9)
+    with pytest.raises(TicketError, match="expire in the future"):
+        life.add_silence("host", "x", reason="", who="ops", expires_ms=now - 1)
+
+
+def test_a_storm_opens_one_ticket_and_holds_the_burst_until_acknowledged(
+    backend: Backend, life: SqlStore
+) -> None:
+    life.policy = replace(life.policy, group_wait_ms=30_000)
+    for i in range(40):
+        fire(life, finding(f"h{i}"))
+    [storm] = life.list_tickets(kind="storm")
+    hosts = life.list_tickets(kind="host", limit=1000)
+    assert len(hosts) == 40
+    assert all(t.state is TicketState.HELD and t.storm_id == storm.id for t in hosts)
+    assert storm.occurrences == 40
+    # Nothing of the burst is waiting for delivery: only the storm ticket is.
+    backend.clock.now += 60_000
+    due = life.pending_ops("test", backend.clock.now)
+    assert [(o.ticket_id, o.op) for o in due] == [(storm.id, "create")]
+
+    life.acknowledge(storm.id, "l2-alice")
+    backend.clock.now += 120_000
+    (fresh,), _ = fire(life, finding("late"))  # the breaker re-armed
+    assert life.get_ticket(fresh).state is TicketState.OPEN  # type: ignore[union-attr]
+    assert life.release_storm(storm.id, "l2-alice") == 40
+    assert not life.list_tickets(state=TicketState.HELD)
+
+
+def test_reopening_by_hand_is_refused_while_another_ticket_is_open(
+    backend: Backend, life: SqlStore
+) -> None:
+    (first,), _ = fire(life, finding())
+    life.resolve_ticket(first, "a")
+    backend.clock.now += 30 * DAY
+    (second,), _ = fire(life, finding())
+    with pytest.raises(TicketError, match=f"ticket {second} is open for the same problem"):
+        life.reopen_ticket(first, "a")
+    with pytest.raises(TicketError, match="no ticket 999"):
+        life.acknowledge(999, "a")
