@@ -22,6 +22,8 @@ from collector.engine.subjects import site_table
 from collector.ingest.committer import GroupCommitter
 from collector.ingest.service import AgentPolicy, CollectorService
 from collector.store import SqlStore, open_store
+from collector.tickets.outbox import Outbox
+from collector.tickets.sinks.factory import make_sinks
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
 
 log = logging.getLogger("rdiag.collector")
@@ -66,6 +68,7 @@ class Collector:
     committer: GroupCommitter | None = None
     service: CollectorService | None = None
     port: int = 0
+    outbox: Outbox | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -101,6 +104,8 @@ class Collector:
         await self.server.start()
         self.committer.start()
         self._tasks.append(asyncio.create_task(self._retention(), name="retention"))
+        if self.outbox is not None:
+            self._tasks.append(asyncio.create_task(self._deliver(self.outbox), name="outbox"))
         if cfg.rules.reload_interval:
             self._tasks.append(asyncio.create_task(self._watch_rules(), name="rules-reload"))
         log.info("listening", extra={"address": cfg.server.listen, "port": self.port,
@@ -152,6 +157,18 @@ class Collector:
                 async with asyncio.timeout(RETENTION_EVERY_S):
                     await self._stopping.wait()
 
+    async def _deliver(self, outbox: Outbox) -> None:
+        """The outbox worker: lifecycle ticks and helpdesk deliveries, off the event loop."""
+        every = float(self.config.outbox.interval)
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(outbox.run_once)
+            except Exception as exc:  # delivery must never take ingest down
+                log.error("outbox run failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(every):
+                    await self._stopping.wait()
+
     def reload_rules(self) -> bool:
         """Load the rules folder again; a folder with any error keeps the active set."""
         status = self.rule_status
@@ -195,12 +212,19 @@ class Collector:
         self._stopping.set()
         for t in self._tasks:
             await t  # each ends at its next check of _stopping, after its own work
+        if self.outbox is not None:
+            for sink in self.outbox.sinks:
+                sink.close()
         self.store.close()
 
 
 def build(config: CollectorConfig) -> Collector:
     """Open the store (migrating it) and load the rules; raises StoreError / ConfigError."""
-    store = open_store(config.store.url, sqlite_synchronous=config.store.sqlite_synchronous)
+    store = open_store(
+        config.store.url,
+        sqlite_synchronous=config.store.sqlite_synchronous,
+        policy=config.tickets.policy(),
+    )
     folder = config.rules.path or default_rules_dir()
     fingerprint = _fingerprint(folder)
     # At start there is no previous set to keep: the valid rules run, the bad files are
@@ -216,4 +240,9 @@ def build(config: CollectorConfig) -> Collector:
         store.close()
         raise
     status = RuleStatus(folder, len(loaded.rules), loaded.errors, fingerprint=fingerprint)
-    return Collector(config, store, engine, status)
+    # The collector's own store is always the first sink; these are the helpdesks.
+    sinks = make_sinks(config.sinks)
+    o = config.outbox
+    outbox = Outbox(store, sinks, _now_ms, retry_base_ms=int(o.retry_base * 1000),
+                    retry_max_ms=int(o.retry_max * 1000))  # fmt: skip
+    return Collector(config, store, engine, status, outbox=outbox)

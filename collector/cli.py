@@ -1,4 +1,4 @@
-"""rdiag-collector: serve, tickets, findings, incidents, hosts, rules, config (see --help)."""
+"""rdiag-collector: serve, tickets, silences, findings, incidents, hosts, rules, config."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from agent.common.cli import (
     setup_logging,
 )
 from collector.config import ENV_PREFIX, CollectorConfig
-from collector.store import StoreError, Ticket, TicketState
+from collector.store import StoreError
+from collector.tickets.cli import add_parsers as add_ticket_parsers
+from collector.tickets.cli import run_silences, run_tickets
 
 PROG = "rdiag-collector"
 log = logging.getLogger("rdiag.collector")
@@ -47,16 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rules", type=Path, help="rules folder (default: the shipped rules/)")
     serve.add_argument("--log-format", choices=("text", "json"))
 
-    tickets = sub.add_parser("tickets", help="list or show tickets")
-    tsub = tickets.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tl = tsub.add_parser("list", help="one line per ticket, newest first")
-    tl.add_argument("--state", choices=[s.value for s in TicketState])
-    tl.add_argument("--host", help="agent id")
-    tl.add_argument("--limit", type=int, default=100)
-    tl.add_argument("--json", action="store_true", help="JSON instead of a table")
-    ts = tsub.add_parser("show", help="one ticket in full (all when no id is given)")
-    ts.add_argument("id", type=int, nargs="?")
-    ts.add_argument("--json", action="store_true")
+    add_ticket_parsers(sub)
 
     findings = sub.add_parser("findings", help="what the rules found, per host and component")
     findings.add_argument("--host", help="agent id")
@@ -129,87 +122,20 @@ def _serve(cfg: CollectorConfig) -> int:
 def _open(cfg: CollectorConfig) -> Any:
     from collector.store import open_store
 
-    return open_store(cfg.store.url, sqlite_synchronous=cfg.store.sqlite_synchronous)
+    return open_store(
+        cfg.store.url, sqlite_synchronous=cfg.store.sqlite_synchronous,
+        policy=cfg.tickets.policy(),
+    )  # fmt: skip
 
 
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def ticket_json(t: Ticket) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "state": t.state.value,
-        "priority": t.priority,
-        "severity": t.severity,
-        "tier": t.tier,
-        "category": t.category,
-        "summary": t.summary,
-        "host": t.hostname,
-        "agent_id": t.agent_id,
-        "rule": f"{t.rule_id} v{t.rule_version}",
-        "component": t.component,
-        "occurrences": t.occurrences,
-        "first_seen": _when(t.first_seen_ms),
-        "last_seen": _when(t.last_seen_ms),
-        "dedup_key": t.dedup_key,
-        "merged_into": t.merged_into,
-        "incident_id": t.incident_id,
-        "description": t.description,
-        "evidence": dict(t.evidence),
-    }
-
-
-def render_ticket(t: Ticket) -> str:
-    """A ticket as an engineer reads it in a terminal."""
-    bar = "=" * 78
-    lines = [
-        bar,
-        f"#{t.id}  {t.priority}  {t.summary}",
-        bar,
-        f"State: {t.state.value}    Severity: {t.severity}    Tier: {t.tier}    "
-        f"Category: {t.category}",
-        f"Host: {t.hostname} (agent {t.agent_id})    Component: {t.component}",
-        f"Seen: {t.occurrences}x, first {_when(t.first_seen_ms)}, last {_when(t.last_seen_ms)}",
-        f"Dedup key: {t.dedup_key}",
-        *([f"Merged into ticket #{t.merged_into} (its root cause)"] if t.merged_into else []),
-        *([f"Part of fleet incident #{t.incident_id}"] if t.incident_id else []),
-        "",
-        t.description,
-        "",
-        "Evidence:",
-        *[f"  {k}: {v}" for k, v in dict(t.evidence).get("values", {}).items()],
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def _tickets(args: argparse.Namespace, cfg: CollectorConfig) -> int:
     store = _open(cfg)
     try:
-        if args.action == "list":
-            state = TicketState(args.state) if args.state else None
-            rows = store.list_tickets(state=state, agent_id=args.host, limit=args.limit)
-            if args.json:
-                json.dump([ticket_json(t) for t in rows], sys.stdout, indent=2)
-                print()
-                return 0
-            print(f"{'ID':>5} {'PRI':3} {'TIER':4} {'STATE':8} {'SEEN':>4}  SUMMARY")
-            for t in rows:
-                print(f"{t.id:>5} {t.priority:3} {t.tier:4} {t.state.value:8} {t.occurrences:>4}  "
-                      f"{t.summary}")  # fmt: skip
-            print(f"({len(rows)} tickets)")
-            return 0
-        chosen = [store.get_ticket(args.id)] if args.id is not None else store.list_tickets()
-        if chosen == [None]:
-            fail(PROG, f"no ticket #{args.id}", status=1)
-        for t in chosen:
-            if args.json:
-                json.dump(ticket_json(t), sys.stdout, indent=2)
-                print()
-            else:
-                print(render_ticket(t))
-        return 0
+        return run_silences(args, store) if args.command == "silences" else run_tickets(args, store)
     finally:
         store.close()
 
@@ -348,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             match args.command:
                 case "serve":
                     return _serve(cfg)
-                case "tickets":
+                case "tickets" | "silences":
                     return _tickets(args, cfg)
                 case "hosts":
                     return _hosts(args, cfg)

@@ -16,6 +16,7 @@ from collector.tickets.policy import (
     PRIORITIES,
     TicketPolicy,
 )
+from collector.tickets.sinks.config import OutboxSection, SinksSection
 
 ENV_PREFIX = "RDIAG_COLLECTOR_"
 
@@ -215,4 +216,6 @@ class CollectorConfig:
     agents: AgentsSection = field(default_factory=AgentsSection)
     rules: RulesSection = field(default_factory=RulesSection)
     tickets: TicketsSection = field(default_factory=TicketsSection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
+    sinks: SinksSection = field(default_factory=SinksSection)
     log: LogSection = field(default_factory=LogSection)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from collector.cli import render_ticket
 from collector.store import Host, StoreError, Ticket, TicketState, open_store
+from collector.tickets.report import report_of
 from tests.helpers.procs import BIN, ROOT, CollectorProc, env, start_collector
 
 HOSTS_DIR = ROOT / "tests" / "fixtures" / "hosts"
@@ -321,13 +321,16 @@ class Results:
     this_tickets: tuple[Ticket, ...]
 
 
-def read_store(url: str) -> tuple[list[Host], list[Ticket]]:
+def read_store(url: str) -> tuple[list[Host], list[Ticket], dict[int, str]]:
+    """Hosts, tickets and each ticket's report as an engineer reads it in a terminal."""
     try:
         store = open_store(url)
     except StoreError as exc:
         raise DemoError(str(exc)) from None
     try:
-        return store.list_hosts(), store.list_tickets(limit=1000)
+        tickets = store.list_tickets(limit=1000)
+        texts = {t.id: report_of(store, t).markdown(machine=False) for t in tickets}
+        return store.list_hosts(), tickets, texts
     except StoreError as exc:
         raise DemoError(str(exc)) from None
     finally:
@@ -336,7 +339,7 @@ def read_store(url: str) -> tuple[list[Host], list[Ticket]]:
 
 def report(url: str) -> Results:
     """Print every ticket, grouped by host (simulated hosts first); judge the simulated ones."""
-    hosts, tickets = read_store(url)
+    hosts, tickets, texts = read_store(url)
     by_agent = {h.agent_id: h for h in hosts}
     simulated_ids = {h.agent_id for h in SIMULATED}
     section(f"Pre-filled tickets ({len(tickets)})")
@@ -346,14 +349,14 @@ def report(url: str) -> Results:
         verdicts.append(judge(host, mine, by_agent.get(host.agent_id)))
         print(f"\n>> {host.hostname} (simulated: {host.folder}): {plural(len(mine), 'ticket')}")
         for t in mine:
-            print(render_ticket(t))
+            print(texts[t.id])
     this_hosts = tuple(h for h in hosts if h.agent_id not in simulated_ids)
     this_ids = {h.agent_id for h in this_hosts}
     this_tickets = sorted((t for t in tickets if t.agent_id in this_ids), key=lambda t: t.id)
     names = ", ".join(h.inventory.hostname for h in this_hosts) or "?"
     print(f"\n>> {names} (this machine): {plural(len(this_tickets), 'ticket')}")
     for t in this_tickets:
-        print(render_ticket(t))
+        print(texts[t.id])
     return Results(tuple(verdicts), tuple(hosts), this_hosts, tuple(this_tickets))
 
 

@@ -54,6 +54,8 @@ class CaseResult:
     expect: str
     passed: bool
     message: str = ""
+    # The findings the case's rule opened: the ticket tests render each one.
+    opened: tuple[Finding, ...] = ()
 
     @property
     def where(self) -> str:
@@ -96,18 +98,27 @@ def run_file(path: Path, rules: RuleSet) -> list[CaseResult]:
         where: Path_ = ("cases", i)
         name = case.get("name", f"case {i + 1}") if isinstance(case, dict) else f"case {i + 1}"
         expect = case.get("expect", "") if isinstance(case, dict) else ""
+        opened: list[Finding] = []
         try:
-            message = _run_case(r, where, case, rule, rules, path.parent)
+            message = _run_case(r, where, case, rule, rules, path.parent, opened)
         except RuleError as exc:
             message = str(exc)
         except Exception as exc:  # a parser or probe failing on the case's input
             message = f"{r.fail(where, '').args[0]} {type(exc).__name__}: {exc}"
         results.append(CaseResult(path, r.line(where), rule_id, str(name), str(expect),
-                                  not message, message))  # fmt: skip
+                                  not message, message, tuple(opened)))  # fmt: skip
     return results
 
 
-def _run_case(r: Reader, where: Path_, case: Any, rule: Rule, rules: RuleSet, base: Path) -> str:
+def _run_case(
+    r: Reader,
+    where: Path_,
+    case: Any,
+    rule: Rule,
+    rules: RuleSet,
+    base: Path,
+    keep: list[Finding],
+) -> str:
     if not isinstance(case, dict):
         raise r.fail(where, "expected a mapping with name, expect and steps")
     r.keys(case, where, CASE_KEYS)
@@ -163,6 +174,7 @@ def _run_case(r: Reader, where: Path_, case: Any, rule: Rule, rules: RuleSet, ba
                     f"expected {step_expect}, got {', '.join(sorted(got)) or 'nothing'}"
                 )
     opened = [f for f in run.findings if f.rule.id == rule.id and f.change == Change.OPENED]
+    keep += opened
     if expect == "fire" and not opened:
         failures.append(f"expected {rule.id} to fire; it did not{_why(run, rule)}")
     elif expect == "silent" and opened:

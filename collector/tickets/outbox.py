@@ -24,6 +24,7 @@ from collector.tickets.report import LEVEL_NUMBER, report_of
 from collector.tickets.sinks.base import Attachment, DeliveryError, Outgoing, Ref, Sink
 
 log = logging.getLogger("rdiag.collector.outbox")
+MAX_PASSES = 20
 
 
 @dataclass
@@ -56,6 +57,17 @@ class Outbox:
         return sum(self._drain(sink) for sink in self.sinks)
 
     def _drain(self, sink: Sink) -> int:
+        """Passes over the due operations (one per ticket each, in order) until none is
+        left or the sink stops answering; bounded, so one run never monopolises a thread."""
+        total = 0
+        for _ in range(MAX_PASSES):
+            done, stalled = self._pass(sink)
+            total += done
+            if not done or stalled:
+                break
+        return total
+
+    def _pass(self, sink: Sink) -> tuple[int, bool]:
         done = 0
         for op in self.store.pending_ops(sink.name, self.clock(), self.batch):
             memo = dict(op.memo)  # the adapter may add to it; kept whatever happens
@@ -65,7 +77,7 @@ class Outbox:
                 self._failed(sink, op, exc, memo)
                 if exc.retryable and exc.status is None:
                     # The helpdesk did not answer at all: the rest would only time out too.
-                    break
+                    return done, True
                 continue
             except Exception as exc:  # an adapter bug must not stop the other sinks
                 log.exception("sink %s: op %d crashed", sink.name, op.id)
@@ -78,15 +90,16 @@ class Outbox:
             )  # fmt: skip
             self.stats[sink.name].delivered += 1
             done += 1
-        return done
+        return done, False
 
     def _deliver(self, sink: Sink, op: PendingOp, memo: dict[str, str]) -> Ref | None:
         if op.op == "create":
             ticket = self.store.get_ticket(op.ticket_id)
             if ticket is None:
                 raise DeliveryError(f"ticket {op.ticket_id} is gone", retryable=False)
-            if op.attempts:
-                # An earlier attempt may have reached the helpdesk before it failed.
+            if op.attempts and not memo:
+                # An earlier attempt may have reached the helpdesk before it failed. An
+                # adapter that kept a memo (a POE URL, an issue key) resumes from it instead.
                 found = sink.find(ticket.dedup_key)
                 if found is not None:
                     return found

@@ -136,7 +136,7 @@ class Report:
 
     # -- renderings ------------------------------------------------------------------
 
-    def markdown(self, *, with_notes: bool = True) -> str:
+    def markdown(self, *, with_notes: bool = True, machine: bool = True) -> str:
         t, c = self.ticket, self.content
         out = [f"# #{t.id} {t.summary}", ""]
         out += ["| | |", "|---|---|", *(f"| {k} | {_md_cell(v)} |" for k, v in self.facts()), ""]
@@ -166,7 +166,8 @@ class Report:
             out += ["## Notes", ""]
             out += [f"- {stamp(n.time_ms)} ({n.kind}) {n.body}" for n in self.notes]
             out.append("")
-        out += ["## Machine-readable", "", "```json", _dump(self.data()), "```", ""]
+        if machine:
+            out += ["## Machine-readable", "", "```json", _dump(self.data()), "```", ""]
         return "\n".join(out)
 
     def text(self) -> str:

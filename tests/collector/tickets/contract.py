@@ -108,7 +108,9 @@ def serve() -> Iterator[ContractServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server

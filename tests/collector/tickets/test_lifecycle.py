@@ -12,13 +12,7 @@ import pytest
 
 from collector.store import Resolution, SqlStore, TicketDraft, TicketError, TicketState
 from collector.tickets.policy import MINUTE, TicketPolicy
-from tests.collector.store.test_store_contract import (  # noqa: F401 (fixtures)
-    Backend,
-    backend,
-    batch,
-    postgres_url,
-    store,
-)
+from tests.collector.store.test_store_contract import Backend, batch
 
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -64,7 +58,7 @@ def ops(store: SqlStore, ticket_id: int) -> list[str]:
 
 
 @pytest.fixture
-def life(backend: Backend, store: SqlStore) -> SqlStore:  # noqa: F811
+def life(backend: Backend, store: SqlStore) -> SqlStore:
     store.policy = TicketPolicy(note_interval_ms=30 * MINUTE, hold_down_ms=30 * MINUTE,
                                 reopen_window_ms=7 * DAY, problem_after=3, storm_max_new=5,
                                 group_wait_ms=0)  # fmt: skip
