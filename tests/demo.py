@@ -31,6 +31,7 @@ from typing import IO
 from collector.store import Host, StoreError, Ticket, TicketState, open_store
 from collector.tickets.report import report_of
 from tests.helpers.procs import BIN, ROOT, CollectorProc, env, start_collector
+from tests.helpers.roundup_tracker import RoundupServer
 
 HOSTS_DIR = ROOT / "tests" / "fixtures" / "hosts"
 DEFAULT_OUT = ROOT / "demo-out"
@@ -272,7 +273,9 @@ class Verdict:
     problems: tuple[str, ...]
 
 
-def judge(host: SimHost, tickets: Sequence[Ticket], known: Host | None) -> Verdict:
+def judge(
+    host: SimHost, tickets: Sequence[Ticket], known: Host | None, delivered: set[int]
+) -> Verdict:
     """Compare what the collector opened for a simulated host with what its faults call for."""
     # A merged ticket is carried by another (its root cause, a fleet incident): not counted.
     tickets = [t for t in tickets if t.state is not TicketState.MERGED]
@@ -289,6 +292,8 @@ def judge(host: SimHost, tickets: Sequence[Ticket], known: Host | None) -> Verdi
         # counts the matching events, which a capture may hold several of.
         if t.occurrences != 1 and t.evidence.get("subject") != "event":
             problems.append(f"ticket #{t.id} counted {t.occurrences} times for one snapshot")
+        if t.id not in delivered:
+            problems.append(f"ticket #{t.id} was not delivered to the helpdesk")
     if len(got) != len(tickets):
         problems.append("the same problem has more than one ticket")
     for rule, component in sorted(host.expect - got):
@@ -319,18 +324,29 @@ class Results:
     hosts: tuple[Host, ...]
     this_machine: tuple[Host, ...]  # normally one; none if its agent did not get through
     this_tickets: tuple[Ticket, ...]
+    delivered: int = 0  # tickets the helpdesk has
 
 
-def read_store(url: str) -> tuple[list[Host], list[Ticket], dict[int, str]]:
-    """Hosts, tickets and each ticket's report as an engineer reads it in a terminal."""
+def read_store(url: str) -> tuple[list[Host], list[Ticket], dict[int, str], set[int]]:
+    """Hosts, tickets, each ticket's report as an engineer reads it in a terminal, and the
+    tickets the helpdesk has."""
     try:
         store = open_store(url)
     except StoreError as exc:
         raise DemoError(str(exc)) from None
     try:
         tickets = store.list_tickets(limit=1000)
-        texts = {t.id: report_of(store, t).markdown(machine=False) for t in tickets}
-        return store.list_hosts(), tickets, texts
+        texts: dict[int, str] = {}
+        delivered: set[int] = set()
+        for t in tickets:
+            text = report_of(store, t).markdown(machine=False)
+            refs = store.ticket_refs(t.id)
+            if refs:
+                delivered.add(t.id)
+                text += "".join(f"\nIn the helpdesk ({r.sink}): issue {r.external_id}, {r.url}"
+                                for r in refs)  # fmt: skip
+            texts[t.id] = text
+        return store.list_hosts(), tickets, texts, delivered
     except StoreError as exc:
         raise DemoError(str(exc)) from None
     finally:
@@ -339,14 +355,14 @@ def read_store(url: str) -> tuple[list[Host], list[Ticket], dict[int, str]]:
 
 def report(url: str) -> Results:
     """Print every ticket, grouped by host (simulated hosts first); judge the simulated ones."""
-    hosts, tickets, texts = read_store(url)
+    hosts, tickets, texts, delivered = read_store(url)
     by_agent = {h.agent_id: h for h in hosts}
     simulated_ids = {h.agent_id for h in SIMULATED}
     section(f"Pre-filled tickets ({len(tickets)})")
     verdicts = []
     for host in SIMULATED:
         mine = sorted((t for t in tickets if t.agent_id == host.agent_id), key=lambda t: t.id)
-        verdicts.append(judge(host, mine, by_agent.get(host.agent_id)))
+        verdicts.append(judge(host, mine, by_agent.get(host.agent_id), delivered))
         print(f"\n>> {host.hostname} (simulated: {host.folder}): {plural(len(mine), 'ticket')}")
         for t in mine:
             print(texts[t.id])
@@ -357,7 +373,8 @@ def report(url: str) -> Results:
     print(f"\n>> {names} (this machine): {plural(len(this_tickets), 'ticket')}")
     for t in this_tickets:
         print(texts[t.id])
-    return Results(tuple(verdicts), tuple(hosts), this_hosts, tuple(this_tickets))
+    return Results(tuple(verdicts), tuple(hosts), this_hosts, tuple(this_tickets),
+                   len(delivered))  # fmt: skip
 
 
 def summary(results: Results) -> None:
@@ -386,6 +403,51 @@ def summary(results: Results) -> None:
     must_not = plural(len(healthy), "host")
     print(f"  expected tickets opened: {opened} of {expected}; "
           f"unexpected tickets on the {must_not} that must open none: {false_alarms}")  # fmt: skip
+    print(f"  delivered to the helpdesk (a real Roundup tracker, through the outbox): "
+          f"{plural(results.delivered, 'ticket')}")  # fmt: skip
+
+
+DELIVERY_DEADLINE_S = 30.0
+
+
+def collector_config(tracker: RoundupServer) -> str:
+    """The demo collector delivers to the tracker; it waits 1 s (not 30) to group a burst."""
+    return f"""
+[tickets]
+group_wait = "1s"
+
+[outbox]
+interval = "0.5s"
+
+[sinks.roundup]
+url = "{tracker.base_url}"
+user = "{tracker.user}"
+password = "{tracker.password}"
+"""
+
+
+def wait_for_delivery(url: str) -> None:
+    """Until the outbox has nothing waiting or retrying (or the deadline passes: the
+    verdicts then name the tickets the helpdesk does not have)."""
+    deadline = time.monotonic() + DELIVERY_DEADLINE_S
+    while time.monotonic() < deadline:
+        try:
+            store = open_store(url)
+        except StoreError as exc:
+            raise DemoError(str(exc)) from None
+        try:
+            busy = [d for d in store.deliveries(limit=10_000) if d.state in ("waiting", "retrying")]
+        finally:
+            store.close()
+        if not busy:
+            return
+        time.sleep(0.5)
+
+
+def roundup_version() -> str:
+    from importlib.metadata import version
+
+    return version("roundup")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.resolve()
     t0 = time.monotonic()
     collector: CollectorProc | None = None
+    tracker: RoundupServer | None = None
     collector_log = out / "logs" / "collector.log"
     runs: list[AgentRun] = []
     failures: list[str] = []
@@ -409,9 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prepare(out)
         db = out / "collector.db"
-        collector = start_collector(db, collector_log)
+        tracker = RoundupServer(out / "helpdesk")
+        tracker.start()
+        print(f"  helpdesk   a Roundup {roundup_version()} tracker at {tracker.base_url}/ "
+              f"(user {tracker.admin[0]}, password {tracker.admin[1]})")  # fmt: skip
+        collector = start_collector(db, collector_log, config=collector_config(tracker))
         print(f"  collector  rdiag-collector serve on {collector.address}, SQLite {shown(db)}, "
-              "plaintext (--insecure)")  # fmt: skip
+              "plaintext (--insecure), tickets to the helpdesk through the outbox")  # fmt: skip
         runs = agent_runs(out, collector.address)
         print(f"  agents     {len(SIMULATED)} simulated hosts (tests/fixtures/hosts/sim-*) and "
               "this machine,\n             all at once, each `rdiag-agent run --once`")  # fmt: skip
@@ -425,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"agent {run.label}: {run.outcome}")
                 suspects.append(run.log)
 
+        wait_for_delivery(f"sqlite:///{db}")
         status = collector.stop()
         collector = None
         if status != 0:
@@ -452,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
                 collector.stop()
             except subprocess.TimeoutExpired:
                 failures.append("the collector did not stop on SIGTERM within 20 s (killed)")
+        if tracker is not None:
+            tracker.close()
 
     took = time.monotonic() - t0
     print()

@@ -1,4 +1,5 @@
-"""`make demo` as a user runs it: `python -m tests.demo`, a real collector and five real agents."""
+"""`make demo` as a user runs it: `python -m tests.demo`, a real collector, real agents and
+a real Roundup tracker as the helpdesk."""
 
 from __future__ import annotations
 
@@ -54,10 +55,19 @@ def test_demo_opens_the_expected_tickets_and_exits_0(tmp_path: Path) -> None:
         header = next(line for line in text.splitlines() if line.startswith(f">> {hostname} "))
         assert header.endswith(f": {len(summaries)} ticket{'' if len(summaries) == 1 else 's'}")
         for summary in summaries:
-            (line,) = [line for line in text.splitlines() if line.endswith(f"  {summary}")]
-            assert line.startswith("#")  # the ticket's own header line: "#3  P2  [Disk] ..."
+            # The report's own heading: "# #3 [Disk] ...".
+            (line,) = [line for line in text.splitlines() if line.endswith(f" {summary}")]
+            assert line.startswith("# #")
     # The merged ones say where their problem went.
     assert text.count("Merged into ticket #") == 2
+    # Every ticket that is not merged reached the real Roundup tracker through the outbox.
+    assert text.count("In the helpdesk (roundup): issue ") == 11
+    assert (
+        "delivered to the helpdesk (a real Roundup tracker, through the outbox): 11 tickets" in text
+    )
+    for part in ("| Priority | P1 Critical |", "## Probable cause", "## Already checked",
+                 "## What to do", "Respond by"):  # fmt: skip
+        assert part in text
     # Nothing for the healthy host anywhere in the ticket texts.
     assert "on ws-support-03" not in text
     assert "DEMO OK" in text

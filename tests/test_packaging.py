@@ -29,7 +29,7 @@ def documented_keys(text: str) -> set[str]:
     section = ""
     for line in text.splitlines():
         line = line.strip().removeprefix("# ").strip()
-        if m := re.fullmatch(r"\[(\w+)\].*", line):
+        if m := re.fullmatch(r"\[([\w.]+)\].*", line):
             section = m.group(1)
         elif m := re.match(r"(\w+) = ", line):
             keys.add(f"{section}.{m.group(1)}")

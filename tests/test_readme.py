@@ -16,9 +16,16 @@ README = (ROOT / "README.md").read_text()
 
 
 def reference_keys(heading: str) -> set[str]:
-    """The `section.key` cells of the table under '### heading'."""
+    """The keys of the table under '### heading': a first cell `section.key`, or for a
+    nested section `sinks.jira.url`, `.email`, ... (siblings of the first key)."""
     part = README.split(f"### {heading}\n", 1)[1].split("\n#", 1)[0]
-    return set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", part, re.M))
+    keys: set[str] = set()
+    for cell in re.findall(r"^\| (`[a-z_.]+`(?:, `\.[a-z_]+`)*) \|", part, re.M):
+        first, *siblings = re.findall(r"`([a-z_.]+)`", cell)
+        keys.add(first)
+        prefix = first.rsplit(".", 1)[0]
+        keys.update(prefix + sibling for sibling in siblings)
+    return keys
 
 
 @pytest.mark.parametrize(

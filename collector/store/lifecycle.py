@@ -29,6 +29,7 @@ from collector.store.schema import (
     ticket_ops,
     tickets,
 )
+from collector.tickets import redact
 from collector.tickets.files import evidence_files, stamp
 from collector.tickets.policy import TicketPolicy
 
@@ -230,11 +231,13 @@ class Lifecycle:
             "cleared_ms": 0,
         }
         if newer:
-            values["evidence"] = _json(d.evidence)
+            values["evidence"] = _evidence(d)
         due = self.now - row["last_note_ms"] >= self.policy.note_interval_ms
         if noted and row["state"] == "open" and row["kind"] == "host" and due and newer:
             repeats = row["repeats_since_note"] + 1
-            shown = ", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6])
+            shown = redact.text(
+                ", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6])
+            )
             self.noted(
                 row["id"],
                 "repeat",
@@ -258,12 +261,18 @@ class Lifecycle:
         )
         if not row["auto_resolve"]:
             # Hardware and boot findings: a human confirms the fix (jiralert's philosophy).
+            if d.evidence.get("subject") == "event":
+                # An event rule clears after its quiet period, not at the event's time.
+                what = (
+                    f"No new occurrence since {stamp(row['last_seen_ms'])}: the finding is quiet."
+                )
+            else:
+                what = f"The condition cleared at {stamp(d.observed_at_ms)}."
             self.noted(
                 row["id"],
                 "cleared",
-                f"The condition cleared at {stamp(d.observed_at_ms)}. This kind of finding "
-                "does not resolve itself: confirm the repair (or that the cause is gone) "
-                "and resolve the ticket.",
+                f"{what} This kind of finding does not resolve itself: confirm the repair "
+                "(or that the cause is gone) and resolve the ticket.",
             )
         return row["id"], "cleared"
 
@@ -280,7 +289,7 @@ class Lifecycle:
                 recurrence=recurrence,
                 occurrences=tickets.c.occurrences + 1,
                 last_seen_ms=max(row["last_seen_ms"], d.observed_at_ms),
-                evidence=_json(d.evidence),
+                evidence=_evidence(d),
                 updated_at_ms=self.now,
                 last_note_ms=self.now,
                 repeats_since_note=0,
@@ -317,7 +326,7 @@ class Lifecycle:
             .returning(tickets.c.id)
         ).scalar_one()
         for name, media_type, content in evidence_files(
-            str(d.evidence.get("subject", "host")), d.component, d.evidence
+            str(d.evidence.get("subject", "host")), d.component, json.loads(_evidence(d))
         ):
             self.conn.execute(
                 insert(ticket_files).values(
@@ -507,7 +516,7 @@ def _draft_values(d: TicketDraft) -> dict[str, Any]:
         "category": d.category,
         "summary": d.summary,
         "description": d.description,
-        "evidence": _json(d.evidence),
+        "evidence": _evidence(d),
         "kind": "host",
         "impact": d.impact,
         "urgency": d.urgency,
@@ -515,6 +524,12 @@ def _draft_values(d: TicketDraft) -> dict[str, Any]:
         "content": _json(d.content),
         "auto_resolve": int(d.auto_resolve),
     }
+
+
+def _evidence(d: TicketDraft) -> str:
+    """The evidence as stored: redacted here, the one door every draft passes, so the
+    report, the files and every helpdesk only ever see this copy."""
+    return _json(redact.value(dict(d.evidence)))
 
 
 def _values(evidence: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -475,7 +475,7 @@ class TicketsMixin:
 def _row(conn: Connection, ticket_id: int) -> RowMapping:
     row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().one_or_none()
     if row is None:
-        raise TicketError(f"no ticket {ticket_id}")
+        raise TicketError(f"no ticket #{ticket_id}")
     return row
 
 

@@ -149,7 +149,7 @@ def _run_tickets(args: argparse.Namespace, store: SqlStore) -> int:
         if args.id is not None:
             found = store.get_ticket(args.id)
             if found is None:
-                raise TicketError(f"no ticket {args.id}")
+                raise TicketError(f"no ticket #{args.id}")
             chosen = [found]
         else:
             chosen = _selected(args, store)
@@ -274,7 +274,7 @@ def run_silences(args: argparse.Namespace, store: SqlStore) -> int:
             return 0
         if args.action == "remove":
             if not store.remove_silence(args.id):
-                raise TicketError(f"no silence {args.id}")
+                raise TicketError(f"no silence #{args.id}")
             print(f"silence #{args.id} removed")
             return 0
         rows = store.list_silences(include_expired=args.all)

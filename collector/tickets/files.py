@@ -1,8 +1,8 @@
 """A ticket's evidence as files: attached to the helpdesk ticket, named with their hashes.
 
-Pure: the evidence mapping in, (name, media type, bytes) out, redacted. The store calls
-it once, when a ticket opens; the report lists every file with its SHA-256 so a copy
-found elsewhere can be matched to its ticket.
+Pure: the evidence mapping (already redacted by the store) in, (name, media type, bytes)
+out. The store calls it once, when a ticket opens; the report lists every file with its
+SHA-256 so a copy found elsewhere can be matched to its ticket.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-
-from collector.tickets import redact
 
 EvidenceFile = tuple[str, str, bytes]  # (name, media type, content)
 
@@ -29,7 +27,7 @@ def safe_name(text: str) -> str:
 
 
 def evidence_files(subject: str, component: str, evidence: Mapping[str, Any]) -> list[EvidenceFile]:
-    clean: dict[str, Any] = redact.value(dict(evidence))
+    clean = dict(evidence)
     out: list[EvidenceFile] = []
     values = clean.get("values") or {}
     if values:

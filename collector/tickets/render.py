@@ -10,6 +10,7 @@ from collector.engine import template
 from collector.engine.model import TIERS, Change, Finding, OnClear, Persist
 from collector.engine.subjects import human_bytes
 from collector.store import TicketDraft
+from collector.tickets import redact
 from collector.tickets.policy import TicketPolicy
 
 DEFAULT_POLICY = TicketPolicy()
@@ -35,31 +36,32 @@ def _persist_text(p: Persist) -> str:
     return f"in {cycles} consecutive readings" if cycles > 1 else "on a single reading"
 
 
+def _span(ms: int) -> str:
+    hours = ms // 3_600_000
+    return f"{hours // 24} days" if hours >= 48 and hours % 24 == 0 else f"{hours} h"
+
+
 def _checked(finding: Finding) -> list[str]:
     """What rdiag already looked at, so L1 does not repeat it (ticketing.md §3.5, item 8)."""
     rule, ev = finding.rule, finding.evidence
     out = [
         f"The agent's {rule.subject} data for {finding.component or 'this host'} was read "
-        f"and the condition `{rule.when.source}` held {_persist_text(rule.persist)}."
+        f"and the rule's condition (under Evidence) held {_persist_text(rule.persist)}."
     ]
-    window_h = rule.evidence.window_ms // 3_600_000
+    window = _span(rule.evidence.window_ms)
     for name, points in (ev.get("series") or {}).items():
-        out.append(
-            f"The history of {name} over the last {window_h} h was examined ({len(points)} points)."
-        )
+        n = len(points)
+        out.append(f"The history of {name} over the last {window} was examined "
+                   f"({n} reading{'s' if n != 1 else ''}).")  # fmt: skip
     patterns = [*rule.evidence.events, *(rule.match if rule.subject == "event" else ())]
     if patterns:
         n = len(ev.get("events") or [])
-        out.append(
-            f"The host's event history of the last {window_h} h was searched for "
-            f"{', '.join(patterns)}: {n} matching event(s), attached."
-        )
+        found = f"{n} found, attached as events.log" if n else "none found"
+        out.append(f"The host's event history of the last {window} was searched for "
+                   f"{', '.join(patterns)}: {found}.")  # fmt: skip
     if rule.absorbs:
-        out.append(
-            "Related findings this one explains were folded into it: "
-            + ", ".join(rule.absorbs)
-            + "."
-        )
+        out.append("Related findings this one explains were folded into it: "
+                   + ", ".join(rule.absorbs) + ".")  # fmt: skip
     if rule.clear is not None:
         held = _persist_text(rule.clear_persist)
         out.append(f"It counts as cleared when `{rule.clear.source}` holds {held}.")
@@ -76,14 +78,18 @@ def draft(
     agent_id = finding.agent_id
     policy = policy or DEFAULT_POLICY
     clear = finding.change == Change.CLEARED
-    evidence = {
-        "subject": rule.subject,
-        "observed_at_ms": finding.observed_at_ms,
-        "impact": rule.impact.value,
-        "urgency": rule.urgency.value,
-        "reason": rule.reason,
-        **finding.evidence,
-    }
+    # Redacted once, here: everything downstream (store, report, files, helpdesks) only
+    # ever sees this copy.
+    evidence: dict[str, Any] = redact.value(
+        {
+            "subject": rule.subject,
+            "observed_at_ms": finding.observed_at_ms,
+            "impact": rule.impact.value,
+            "urgency": rule.urgency.value,
+            "reason": rule.reason,
+            **finding.evidence,
+        }
+    )
     if (
         previous is not None
         and previous.rule_id == rule.id
@@ -95,7 +101,7 @@ def draft(
         )
 
     def render(text: str) -> str:
-        return template.render(text, facts)
+        return redact.text(template.render(text, facts))
 
     steps: list[str] = []
     for tier in TIERS:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from collector.engine.subjects import human_bytes
 from collector.store import SqlStore
 from collector.store.model import Ticket, TicketFile, TicketNote, TicketRef
 from collector.tickets.files import stamp
@@ -194,12 +195,14 @@ class Report:
         out.append("<h2>Evidence</h2>")
         if values:
             out.append('<table class="values">')
-            out += [f"<tr><th>{e(k)}</th><td>{e(_plain(v))}</td></tr>" for k, v in values.items()]
+            out += [
+                f"<tr><th>{e(k)}</th><td>{e(_reading(k, v))}</td></tr>" for k, v in values.items()
+            ]
             out.append("</table>")
         if t.evidence.get("condition"):
             out.append(f"<p>Condition: <code>{e(str(t.evidence['condition']))}</code></p>")
         for name, points in (t.evidence.get("series") or {}).items():
-            if points:
+            if len(points) >= 2:
                 out.append(f"<figure><figcaption>{e(name)}</figcaption>{_sparkline(points)}"
                            f"</figure>")  # fmt: skip
         events = t.evidence.get("events") or []
@@ -256,17 +259,17 @@ class Report:
         values: Mapping[str, Any] = ev.get("values") or {}
         if values:
             out += ["| Value | Reading |", "|---|---|"]
-            out += [f"| {k} | {_md_cell(_plain(v))} |" for k, v in values.items()]
+            out += [f"| {k} | {_md_cell(_reading(k, v))} |" for k, v in values.items()]
             out.append("")
         if ev.get("condition"):
             out += [f"Condition: `{ev['condition']}`", ""]
         for name, points in (ev.get("series") or {}).items():
-            if not points:
-                continue
+            if len(points) < 2:
+                continue  # one reading is in the values above; a timeline needs two
             shown = _pick(points, MAX_TIMELINE_ROWS)
-            out += [f"Timeline of {name} ({len(points)} points; all in the attached CSV):", "",
-                    "| Time | Value |", "|---|---|",
-                    *(f"| {stamp(tm)} | {_plain(v)} |" for tm, v in shown), ""]  # fmt: skip
+            out += [f"Timeline of {name} ({len(points)} readings, all in the attached CSV):",
+                    "", "| Time | Value |", "|---|---|",
+                    *(f"| {stamp(tm)} | {_reading(name, v)} |" for tm, v in shown), ""]  # fmt: skip
         events = ev.get("events") or []
         if events:
             shown_events = events[-MAX_LOG_LINES:]
@@ -307,6 +310,13 @@ def _sparkline(points: Sequence[Sequence[float]], width: int = 240, height: int 
         f'height="{height}" viewBox="0 0 {width} {height}"><polyline fill="none" '
         f'stroke="currentColor" stroke-width="1.5" points="{xy}"/></svg>'
     )
+
+
+def _reading(name: str, v: Any) -> str:
+    """A value as a person reads it: sizes in binary units with the exact count kept."""
+    if name.endswith("_bytes") and isinstance(v, int | float) and not isinstance(v, bool):
+        return f"{human_bytes(int(v))} ({int(v):,} bytes)"
+    return _plain(v)
 
 
 def _plain(v: Any) -> str:

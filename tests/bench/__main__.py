@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks, print the figures, write bench-out/results.json.
 
-    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,rules,ingest] [--out DIR]
+    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,rules,tickets,ingest] [--out DIR]
                                     [--postgres-url URL | --no-postgres] [--strict]
 
 Each benchmark starts real processes (collector, agent, load client) on loopback and
@@ -27,6 +27,7 @@ from tests.bench import (
     bench_ingest,
     bench_rules,
     bench_spool,
+    bench_tickets,
     bench_wire,
 )
 from tests.bench.report import (
@@ -54,6 +55,10 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "rules": (
         "Rules: one condition, the whole pack per snapshot and event, history per host",
         lambda a: bench_rules.run(),
+    ),
+    "tickets": (
+        "Tickets: the lifecycle at ingest, the report, delivery to Roundup and a webhook",
+        lambda a: bench_tickets.run(),
     ),
     "ingest": (
         "Collector ingest: snapshots/s, ack after commit, one process",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from collector.engine.model import IncidentUpdate
 from collector.store import Resolution, SqlStore, TicketDraft, TicketError, TicketState
 from collector.tickets.policy import MINUTE, TicketPolicy
 from tests.collector.store.test_store_contract import Backend, batch
@@ -228,5 +229,38 @@ def test_reopening_by_hand_is_refused_while_another_ticket_is_open(
     (second,), _ = fire(life, finding())
     with pytest.raises(TicketError, match=f"ticket {second} is open for the same problem"):
         life.reopen_ticket(first, "a")
-    with pytest.raises(TicketError, match="no ticket 999"):
+    with pytest.raises(TicketError, match="no ticket #999"):
         life.acknowledge(999, "a")
+
+
+def test_a_fleet_incident_is_one_ticket_that_holds_back_its_members(
+    backend: Backend, life: SqlStore
+) -> None:
+    life.policy = replace(life.policy, group_wait_ms=30_000, storm_max_new=1000)
+    rule = "cross.fleet_dns_outage"
+    members = [finding(f"d{i}", rule=rule, priority="P2") for i in range(5)]
+    ids = [fire(life, d)[0][0] for d in members]
+    hosts = tuple((d.agent_id, d.hostname, 1_000) for d in members)
+    summary = "[Network] DNS server 10.0.0.53 not answering fleet-wide"
+    update = IncidentUpdate(rule, "10.0.0.53", summary, 1_000, 1_000, hosts, True)
+    seq = next(_seq)
+    life.save_batches([batch(seq, seq, incidents=(update,))])
+    [fleet] = life.list_tickets(kind="fleet")
+    assert (fleet.summary, fleet.occurrences, fleet.priority) == (summary, 5, "P2")
+    assert {h["hostname"] for h in fleet.evidence["hosts"]} == {d.hostname for d in members}
+    for tid in ids:
+        t = life.get_ticket(tid)
+        assert t is not None and t.state is TicketState.MERGED and t.incident_id
+        assert "Part of fleet incident ticket" in life.ticket_notes(tid)[-1].body
+    # No member reaches a helpdesk: their creates were cancelled inside the group wait.
+    backend.clock.now += 60_000
+    due = life.pending_ops("test", backend.clock.now)
+    assert [(o.ticket_id, o.op) for o in due] == [(fleet.id, "create")]
+    # The incident grows: the same ticket, a note, and still no counter in the summary.
+    more = (*hosts, ("d9", "ws-d9", 2_000))
+    seq = next(_seq)
+    grown = IncidentUpdate(rule, "10.0.0.53", summary, 1_000, 2_000, more, False)
+    life.save_batches([batch(seq, seq, incidents=(grown,))])
+    [again] = life.list_tickets(kind="fleet")
+    assert again.id == fleet.id and again.occurrences == 6 and again.summary == summary
+    assert life.ticket_notes(fleet.id)[-1].body == "6 hosts now (was 5)."
