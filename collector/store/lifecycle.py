@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from collector.store.model import Resolution, TicketDraft, TicketState
 from collector.store.schema import (
@@ -204,16 +204,7 @@ class Lifecycle:
     # -- the steps -----------------------------------------------------------------
 
     def _latest(self, dedup_key: str) -> RowMapping | None:
-        return (
-            self.conn.execute(
-                select(tickets)
-                .where(tickets.c.dedup_key == dedup_key)
-                .order_by(tickets.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .one_or_none()
-        )
+        return self.conn.execute(_LATEST, {"k": dedup_key}).mappings().one_or_none()
 
     def _state(self, ticket_id: int) -> str:
         state: str = self.conn.execute(
@@ -223,33 +214,44 @@ class Lifecycle:
 
     def _repeat(self, row: RowMapping, d: TicketDraft, *, noted: bool) -> None:
         newer = d.observed_at_ms >= row["last_seen_ms"]
-        values: dict[str, Any] = {
-            "occurrences": tickets.c.occurrences + 1,
-            "updated_at_ms": self.now,
-            "first_seen_ms": min(row["first_seen_ms"], d.observed_at_ms),
-            "last_seen_ms": max(row["last_seen_ms"], d.observed_at_ms),
-            "cleared_ms": 0,
+        params = {
+            "tid": row["id"],
+            "t_now": self.now,
+            "t_first": min(row["first_seen_ms"], d.observed_at_ms),
+            "t_last": max(row["last_seen_ms"], d.observed_at_ms),
         }
-        if newer:
-            values["evidence"] = _evidence(d)
         due = self.now - row["last_note_ms"] >= self.policy.note_interval_ms
-        if noted and row["state"] == "open" and row["kind"] == "host" and due and newer:
-            repeats = row["repeats_since_note"] + 1
-            shown = redact.text(
-                ", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6])
+        if not (noted and row["state"] == "open" and row["kind"] == "host" and due and newer):
+            # The hot path of a fleet's steady state: one prepared statement per repeat.
+            if newer:
+                self.conn.execute(_REPEAT_WITH_EVIDENCE, {**params, "t_ev": _evidence(d)})
+            else:
+                self.conn.execute(_REPEAT, params)
+            return
+        repeats = row["repeats_since_note"] + 1
+        shown = redact.text(", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6]))
+        self.noted(
+            row["id"],
+            "repeat",
+            f"Still firing: {repeats} more observation(s) since "
+            f"{stamp(row['last_note_ms'] or row['created_at_ms'])}, "
+            f"{row['occurrences'] + 1} since {stamp(row['first_seen_ms'])}."
+            + (f" Latest: {shown}." if shown else ""),
+        )
+        self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row["id"])
+            .values(
+                occurrences=tickets.c.occurrences + 1,
+                updated_at_ms=self.now,
+                first_seen_ms=params["t_first"],
+                last_seen_ms=params["t_last"],
+                cleared_ms=0,
+                evidence=_evidence(d),
+                last_note_ms=self.now,
+                repeats_since_note=0,
             )
-            self.noted(
-                row["id"],
-                "repeat",
-                f"Still firing: {repeats} more observation(s) since "
-                f"{stamp(row['last_note_ms'] or row['created_at_ms'])}, "
-                f"{row['occurrences'] + 1} since {stamp(row['first_seen_ms'])}."
-                + (f" Latest: {shown}." if shown else ""),
-            )
-            values.update(last_note_ms=self.now, repeats_since_note=0)
-        else:
-            values["repeats_since_note"] = tickets.c.repeats_since_note + 1
-        self.conn.execute(update(tickets).where(tickets.c.id == row["id"]).values(**values))
+        )
 
     def _cleared(self, row: RowMapping, d: TicketDraft) -> tuple[int, str] | None:
         if row["state"] != "open" or row["cleared_ms"]:
@@ -500,6 +502,31 @@ class Lifecycle:
         self.conn.execute(
             update(tickets).where(tickets.c.dedup_key == d.dedup_key).values(problem_id=problem_id)
         )
+
+
+# What the lifecycle reads of a problem's latest ticket: not its text or evidence.
+_LATEST = (
+    select(*(tickets.c[name] for name in (
+        "id", "state", "kind", "resolution", "resolved_ms", "last_seen_ms", "first_seen_ms",
+        "last_note_ms", "repeats_since_note", "occurrences", "created_at_ms", "recurrence",
+        "problem_id", "cleared_ms", "auto_resolve", "reopen_count")))
+    .where(tickets.c.dedup_key == bindparam("k"))
+    .order_by(tickets.c.id.desc())
+    .limit(1)
+)  # fmt: skip
+_REPEAT = (
+    update(tickets)
+    .where(tickets.c.id == bindparam("tid"))
+    .values(
+        occurrences=tickets.c.occurrences + 1,
+        updated_at_ms=bindparam("t_now"),
+        first_seen_ms=bindparam("t_first"),
+        last_seen_ms=bindparam("t_last"),
+        cleared_ms=0,
+        repeats_since_note=tickets.c.repeats_since_note + 1,
+    )
+)
+_REPEAT_WITH_EVIDENCE = _REPEAT.values(evidence=bindparam("t_ev"))
 
 
 def _draft_values(d: TicketDraft) -> dict[str, Any]:

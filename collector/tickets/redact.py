@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # First: in "Authorization: Bearer <token>" the key=value rule would take only "Bearer".
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <redacted>"),
     # key=value secrets in command lines and logs: password=..., token: ..., api_key=...
     (
         re.compile(
@@ -21,7 +23,6 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1\2<redacted>",
     ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <redacted>"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     # Home folders name their user: /home/alice, /Users/alice, C:\Users\alice.
     (re.compile(r"(/home/|/Users/)[^/\s:'\"]+"), r"\1<user>"),
@@ -29,7 +30,14 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every rule needs one of these to match: most strings (numbers as text, model names) have
+# none and skip the five passes.
+_TRIGGER = re.compile(r"[@/\\=:]|(?i:bearer|basic)")
+
+
 def text(value: str) -> str:
+    if not _TRIGGER.search(value):
+        return value
     for pattern, replacement in _RULES:
         value = pattern.sub(replacement, value)
     return value

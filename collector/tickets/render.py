@@ -53,7 +53,8 @@ def _checked(finding: Finding) -> list[str]:
         n = len(points)
         out.append(f"The history of {name} over the last {window} was examined "
                    f"({n} reading{'s' if n != 1 else ''}).")  # fmt: skip
-    patterns = [*rule.evidence.events, *(rule.match if rule.subject == "event" else ())]
+    patterns = list(dict.fromkeys([*rule.evidence.events,
+                                   *(rule.match if rule.subject == "event" else ())]))  # fmt: skip
     if patterns:
         n = len(ev.get("events") or [])
         found = f"{n} found, attached as events.log" if n else "none found"
