@@ -259,10 +259,20 @@ class Lifecycle:
         self.conn.execute(
             update(tickets)
             .where(tickets.c.id == row["id"])
-            .values(cleared_ms=d.observed_at_ms, updated_at_ms=self.now)
+            # Collector time, not the agent's: a backlog drained hours late must still wait
+            # the hold-down before its ticket resolves.
+            .values(cleared_ms=self.now, updated_at_ms=self.now)
         )
-        if not row["auto_resolve"]:
+        last: int | None = self.conn.execute(
+            select(func.max(ticket_notes.c.time_ms)).where(
+                ticket_notes.c.ticket_id == row["id"], ticket_notes.c.kind == "cleared"
+            )
+        ).scalar_one()
+        due = last is None or self.now - last >= self.policy.note_interval_ms
+        if not row["auto_resolve"] and due:
             # Hardware and boot findings: a human confirms the fix (jiralert's philosophy).
+            # Rate-limited like the repeat notes: a flapping finding must not write a note
+            # per flap.
             if d.evidence.get("subject") == "event":
                 # An event rule clears after its quiet period, not at the event's time.
                 what = (
@@ -412,7 +422,7 @@ class Lifecycle:
                 kind="storm",
                 impact="high",
                 urgency="medium",
-                content=_json({"window_ms": window, "limit": self.policy.storm_max_new}),
+                content=_json(_storm_content(self.policy)),
                 sla_respond_ms=respond,
                 sla_resolve_ms=resolve,
                 last_note_ms=self.now,
@@ -527,6 +537,33 @@ _REPEAT = (
     )
 )
 _REPEAT_WITH_EVIDENCE = _REPEAT.values(evidence=bindparam("t_ev"))
+
+
+def _storm_content(policy: TicketPolicy) -> dict[str, Any]:
+    """A storm ticket's report: what happened and what a person decides."""
+    return {
+        "symptoms": (
+            f"More than {policy.storm_max_new} new tickets opened within "
+            f"{human_age(policy.storm_window_ms)}: more than a queue should get one by one. "
+            "They are kept in the collector, whole, and held back from the helpdesk; the "
+            "ones listed are held so far."
+        ),
+        "cause": (
+            "Usually one cause behind many hosts: a bad driver or update rollout, a site or "
+            "DNS outage, a monitoring change (a new or edited rule), or a clock jump "
+            "replaying old events."
+        ),
+        "steps": {
+            "L2": [
+                "Look at the held tickets' rules and hosts (rdiag-collector tickets list "
+                "--state held): one rule on many hosts is one problem.",
+                "Acknowledge this ticket (rdiag-collector tickets ack ID) once the cause is "
+                "known: new tickets flow to the helpdesk again.",
+                "Release the held tickets (rdiag-collector tickets release ID) only if each "
+                "host needs its own ticket; otherwise resolve them here.",
+            ]
+        },
+    }
 
 
 def _draft_values(d: TicketDraft) -> dict[str, Any]:

@@ -143,6 +143,17 @@ class TicketsMixin:
             rows = conn.execute(query).mappings().all()
         return [ticket_of(row) for row in rows]
 
+    def held_tickets(self, storm_id: int, limit: int = 1000) -> list[Ticket]:
+        """The tickets a storm holds (or held, before their release), oldest first."""
+        query = (
+            select(tickets)
+            .where(tickets.c.storm_id == storm_id)
+            .order_by(tickets.c.id)
+            .limit(limit)
+        )
+        with self._transaction(self._read_lock) as conn:
+            return [ticket_of(row) for row in conn.execute(query).mappings()]
+
     def deliveries(
         self, *, ticket_id: int | None = None, sink: str | None = None, limit: int = 100
     ) -> list[DeliveryStatus]:

@@ -33,6 +33,7 @@ class Report:
     related: Sequence[Ticket]
     refs: Sequence[TicketRef]
     policy: TicketPolicy
+    held: Sequence[Ticket] = ()  # a storm's held tickets
 
     # -- the parts -----------------------------------------------------------------
 
@@ -185,7 +186,11 @@ class Report:
         out.append("</table>")
         if c.get("symptoms"):
             out += ["<h2>Symptoms</h2>", f"<p>{e(str(c['symptoms']))}</p>"]
-        if t.kind in ("fleet", "storm"):
+        if t.kind == "storm" and self.held:
+            out += ["<h2>Held tickets</h2>", "<ul>"]
+            out += [f"<li>{e(x)}</li>" for x in self.held_lines()]
+            out.append("</ul>")
+        if t.kind == "fleet":
             hosts = t.evidence.get("hosts") or []
             if hosts:
                 out += ["<h2>Affected hosts</h2>", "<ul>"]
@@ -245,7 +250,23 @@ class Report:
                 "</article>"]  # fmt: skip
         return "\n".join(out)
 
+    def held_lines(self) -> list[str]:
+        """A storm's held tickets, grouped by rule: what a person decides on."""
+        by_rule: dict[str, list[str]] = {}
+        for t in self.held:
+            by_rule.setdefault(t.rule_id, []).append(t.hostname)
+        out = []
+        for rule, names in sorted(by_rule.items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(names[:10]) + (
+                f" and {len(names) - 10} more" if len(names) > 10 else ""
+            )
+            out.append(f"{rule}: {len(names)} host(s): {shown}")
+        return out
+
     def _md_members(self) -> list[str]:
+        if self.ticket.kind == "storm":
+            held = self.held_lines()
+            return ["## Held tickets", "", *(f"- {x}" for x in held), ""] if held else []
         hosts = self.ticket.evidence.get("hosts") or []
         if not hosts:
             return []
@@ -352,4 +373,5 @@ def report_of(store: SqlStore, ticket: Ticket) -> Report:
         related=store.related_tickets(ticket),
         refs=store.ticket_refs(ticket.id),
         policy=store.policy,
+        held=store.held_tickets(ticket.id) if ticket.kind == "storm" else (),
     )
