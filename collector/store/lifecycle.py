@@ -18,7 +18,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    RowMapping,
+    Text,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from collector.store.model import Resolution, TicketDraft, TicketState
 from collector.store.schema import (
@@ -84,13 +95,13 @@ class Lifecycle:
     def apply(self, d: TicketDraft) -> tuple[int, str] | None:
         """(ticket id, outcome) for a draft; outcome: opened | repeated | reopened |
         recurred | held | cleared | counted. None when a silence swallowed it."""
-        latest = self._latest(d.dedup_key)
         if d.clear:
-            return self._cleared(latest, d) if latest is not None else None
+            return self._cleared(d)
         silence = next((s for s in self.muted if s.covers(d)), None)
-        if latest is not None and latest["state"] in ("open", "held", "merged"):
-            self._repeat(latest, d, noted=silence is None)
-            return latest["id"], "repeated"
+        repeated = self._repeat(d, noted=silence is None)
+        if repeated is not None:
+            return repeated, "repeated"
+        latest = self._latest(d.dedup_key)
         if silence is not None:
             self.conn.execute(
                 update(silences).where(silences.c.id == silence.id).values(hits=silences.c.hits + 1)
@@ -212,64 +223,58 @@ class Lifecycle:
         ).scalar_one()
         return state
 
-    def _repeat(self, row: RowMapping, d: TicketDraft, *, noted: bool) -> None:
-        newer = d.observed_at_ms >= row["last_seen_ms"]
-        params = {
-            "tid": row["id"],
-            "t_now": self.now,
-            "t_first": min(row["first_seen_ms"], d.observed_at_ms),
-            "t_last": max(row["last_seen_ms"], d.observed_at_ms),
-        }
-        due = self.now - row["last_note_ms"] >= self.policy.note_interval_ms
-        if not (noted and row["state"] == "open" and row["kind"] == "host" and due and newer):
-            # The hot path of a fleet's steady state: one prepared statement per repeat.
-            if newer:
-                self.conn.execute(_REPEAT_WITH_EVIDENCE, {**params, "t_ev": _evidence(d)})
-            else:
-                self.conn.execute(_REPEAT, params)
-            return
-        repeats = row["repeats_since_note"] + 1
-        shown = redact.text(", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6]))
-        self.noted(
-            row["id"],
-            "repeat",
-            f"Still firing: {repeats} more observation(s) since "
-            f"{stamp(row['last_note_ms'] or row['created_at_ms'])}, "
-            f"{row['occurrences'] + 1} since {stamp(row['first_seen_ms'])}."
-            + (f" Latest: {shown}." if shown else ""),
-        )
-        self.conn.execute(
-            update(tickets)
-            .where(tickets.c.id == row["id"])
-            .values(
-                occurrences=tickets.c.occurrences + 1,
-                updated_at_ms=self.now,
-                first_seen_ms=params["t_first"],
-                last_seen_ms=params["t_last"],
-                cleared_ms=0,
-                evidence=_evidence(d),
-                last_note_ms=self.now,
-                repeats_since_note=0,
+    def _repeat(self, d: TicketDraft, *, noted: bool) -> int | None:
+        """Count a repeat on the problem's latest ticket when it is open, held or merged:
+        one statement, the hot path of a fleet's steady state. None: no such ticket."""
+        row = (
+            self.conn.execute(
+                _REPEAT,
+                {"k": d.dedup_key, "t_now": self.now, "t_obs": d.observed_at_ms,
+                 "t_ev": _evidence(d)},
             )
-        )
-
-    def _cleared(self, row: RowMapping, d: TicketDraft) -> tuple[int, str] | None:
-        if row["state"] != "open" or row["cleared_ms"]:
+            .mappings()
+            .one_or_none()
+        )  # fmt: skip
+        if row is None:
             return None
-        self.conn.execute(
-            update(tickets)
-            .where(tickets.c.id == row["id"])
-            # Collector time, not the agent's: a backlog drained hours late must still wait
-            # the hold-down before its ticket resolves.
-            .values(cleared_ms=self.now, updated_at_ms=self.now)
-        )
+        newer = d.observed_at_ms >= row["last_seen_ms"]  # last_seen is max(old, observed)
+        due = self.now - row["last_note_ms"] >= self.policy.note_interval_ms
+        if noted and row["state"] == "open" and row["kind"] == "host" and due and newer:
+            shown = redact.text(
+                ", ".join(f"{k} {v}" for k, v in list(_values(d.evidence).items())[:6])
+            )
+            self.noted(
+                row["id"],
+                "repeat",
+                f"Still firing: {row['repeats_since_note']} more observation(s) since "
+                f"{stamp(row['last_note_ms'] or row['created_at_ms'])}, "
+                f"{row['occurrences']} since {stamp(row['first_seen_ms'])}."
+                + (f" Latest: {shown}." if shown else ""),
+            )
+            self.conn.execute(
+                update(tickets)
+                .where(tickets.c.id == row["id"])
+                .values(last_note_ms=self.now, repeats_since_note=0)
+            )
+        ticket_id: int = row["id"]
+        return ticket_id
+
+    def _cleared(self, d: TicketDraft) -> tuple[int, str] | None:
+        # One statement: only the latest ticket, only when open and not already cleared.
+        row = self.conn.execute(
+            _CLEAR, {"k": d.dedup_key, "t_now": self.now}
+        ).mappings().one_or_none()  # fmt: skip
+        if row is None:
+            return None
+        if row["auto_resolve"]:
+            return row["id"], "cleared"  # the hold-down's tick resolves it
         last: int | None = self.conn.execute(
             select(func.max(ticket_notes.c.time_ms)).where(
                 ticket_notes.c.ticket_id == row["id"], ticket_notes.c.kind == "cleared"
             )
         ).scalar_one()
         due = last is None or self.now - last >= self.policy.note_interval_ms
-        if not row["auto_resolve"] and due:
+        if due:
             # Hardware and boot findings: a human confirms the fix (jiralert's philosophy).
             # Rate-limited like the repeat notes: a flapping finding must not write a note
             # per flap.
@@ -524,19 +529,46 @@ _LATEST = (
     .order_by(tickets.c.id.desc())
     .limit(1)
 )  # fmt: skip
+# The problem's latest ticket, by its dedup key: the one a repeat or a clear applies to.
+_NEWEST = (
+    select(func.max(tickets.c.id)).where(tickets.c.dedup_key == bindparam("k")).scalar_subquery()
+)
+_OBS = bindparam("t_obs", type_=BigInteger)
+_EV = bindparam("t_ev", type_=Text)
 _REPEAT = (
     update(tickets)
-    .where(tickets.c.id == bindparam("tid"))
+    .where(tickets.c.id == _NEWEST, tickets.c.state.in_(("open", "held", "merged")))
     .values(
         occurrences=tickets.c.occurrences + 1,
         updated_at_ms=bindparam("t_now"),
-        first_seen_ms=bindparam("t_first"),
-        last_seen_ms=bindparam("t_last"),
+        first_seen_ms=case(
+            (tickets.c.first_seen_ms > _OBS, _OBS),
+            else_=tickets.c.first_seen_ms,
+        ),
+        last_seen_ms=case(
+            (tickets.c.last_seen_ms < _OBS, _OBS),
+            else_=tickets.c.last_seen_ms,
+        ),
+        # The evidence belongs with last_seen: a late, older observation keeps the newer.
+        evidence=case(
+            (tickets.c.last_seen_ms <= _OBS, _EV),
+            else_=tickets.c.evidence,
+        ),
         cleared_ms=0,
         repeats_since_note=tickets.c.repeats_since_note + 1,
     )
+    .returning(*(tickets.c[name] for name in (
+        "id", "state", "kind", "last_note_ms", "repeats_since_note", "occurrences",
+        "created_at_ms", "first_seen_ms", "last_seen_ms")))
+)  # fmt: skip
+_CLEAR = (
+    update(tickets)
+    .where(tickets.c.id == _NEWEST, tickets.c.state == "open", tickets.c.cleared_ms == 0)
+    # Collector time, not the agent's: a backlog drained hours late must still wait the
+    # hold-down before its ticket resolves.
+    .values(cleared_ms=bindparam("t_now"), updated_at_ms=bindparam("t_now"))
+    .returning(tickets.c.id, tickets.c.auto_resolve, tickets.c.last_seen_ms)
 )
-_REPEAT_WITH_EVIDENCE = _REPEAT.values(evidence=bindparam("t_ev"))
 
 
 def _storm_content(policy: TicketPolicy) -> dict[str, Any]:
