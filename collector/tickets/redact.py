@@ -8,47 +8,54 @@ needs the serial, a DNS ticket the server address).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # First: in "Authorization: Bearer <token>" the key=value rule would take only "Bearer".
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <redacted>"),
-    # key=value secrets in command lines and logs: password=..., token: ..., api_key=...
-    (
-        re.compile(
-            r"(?i)\b(pass(?:word|wd)?|pwd|secret|token|api[_-]?key|auth(?:orization)?|"
-            r"session[_-]?id|cookie)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
-        ),
-        r"\1\2<redacted>",
-    ),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+# One pass over the text, every rule an alternative: on the ingest path every repeat's
+# evidence goes through here, and five separate scans cost 15 % of the collector's CPU.
+_ALL = re.compile(
+    # key=value secrets in command lines and logs: password=..., token: ..., api_key=...;
+    # "Authorization: Bearer <token>" takes the scheme and the token together.
+    r"(?P<kv>(?i:\b(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|auth(?:orization)?|"
+    r"session[_-]?id|cookie))\s*[=:]\s*)(?:(?i:bearer|basic)\s+)?(?:\"[^\"]*\"|'[^']*'|\S+)"
+    r"|(?P<scheme>(?i:\b(?:bearer|basic))\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     # Home folders name their user: /home/alice, /Users/alice, C:\Users\alice.
-    (re.compile(r"(/home/|/Users/)[^/\s:'\"]+"), r"\1<user>"),
-    (re.compile(r"(?i)([a-z]:\\Users\\)[^\\\s:'\"]+"), r"\1<user>"),
+    r"|(?P<home>/home/|/Users/|(?i:[a-z]:\\Users\\))[^/\\\s:'\"]+"
 )
 
 
-# Every rule needs one of these to match: most strings (numbers as text, model names) have
-# none and skip the five passes.
-_TRIGGER = re.compile(r"[@/\\=:]|(?i:bearer|basic)")
+def _replace(m: re.Match[str]) -> str:
+    kind = m.lastgroup
+    if kind == "email":
+        return "<email>"
+    if kind == "home":
+        return m.group("home") + "<user>"
+    prefix = m.group("kv") if m.group("kv") is not None else m.group("scheme")
+    return prefix + "<redacted>"
 
 
+@functools.lru_cache(maxsize=8192)
 def text(value: str) -> str:
-    if not _TRIGGER.search(value):
-        return value
-    for pattern, replacement in _RULES:
-        value = pattern.sub(replacement, value)
-    return value
+    # Cached: a host's log lines come back in every repeat's evidence.
+    return _ALL.sub(_replace, value)
+
+
+_PLAIN = (int, float, bool, type(None))
 
 
 def value(obj: Any) -> Any:
-    """Every string inside obj redacted; the structure kept."""
-    if isinstance(obj, str):
+    """Every string inside obj redacted; the structure kept. Exact type checks first: the
+    evidence is mostly numbers (timelines), and an ABC isinstance check costs a microsecond."""
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is str:
         return text(obj)
-    if isinstance(obj, Mapping):
-        return {k: value(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
+    if kind is list or kind is tuple:
         return [value(v) for v in obj]
+    if kind is dict or isinstance(obj, Mapping):
+        return {k: value(v) for k, v in obj.items()}
     return obj

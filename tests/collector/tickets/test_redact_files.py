@@ -16,7 +16,9 @@ from collector.tickets.files import evidence_files, safe_name
     [
         ("mount.cifs: password=hunter2 user=bob", "mount.cifs: password=<redacted> user=bob"),
         ('api_key: "s3cr3t value"', "api_key: <redacted>"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x.y", "Authorization: <redacted> <redacted>"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x.y", "Authorization: <redacted>"),
+        ("curl -H 'X: Bearer eyJhbGciOiJIUzI1NiJ9'", "curl -H 'X: Bearer <redacted>'"),
+        ("password=a token=b", "password=<redacted> token=<redacted>"),
         ("sent to alice.smith@example.com", "sent to <email>"),
         ("EXT4-fs error: /home/alice/.cache/x", "EXT4-fs error: /home/<user>/.cache/x"),
         (r"C:\Users\bob\AppData\Local\x.dmp", r"C:\Users\<user>\AppData\Local\x.dmp"),
