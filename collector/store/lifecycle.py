@@ -23,10 +23,12 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     Text,
+    and_,
     bindparam,
     case,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -35,6 +37,7 @@ from collector.store.model import Resolution, TicketDraft, TicketState
 from collector.store.schema import (
     deliveries,
     silences,
+    sinks,
     ticket_files,
     ticket_notes,
     ticket_ops,
@@ -89,6 +92,11 @@ class Lifecycle:
         self.policy = policy
         self.now = now
         self.muted = muted
+        self._storm_known = False
+        self._storm_id: int | None = None
+
+    def rule_muted(self, rule_id: str) -> bool:
+        return any(s.scope == "rule" and fnmatch.fnmatchcase(rule_id, s.value) for s in self.muted)
 
     # -- entry points --------------------------------------------------------------
 
@@ -136,12 +144,13 @@ class Lifecycle:
         """Resolve the transient tickets whose condition stayed clear for the hold-down."""
         due = self.conn.execute(
             select(tickets.c.id, tickets.c.cleared_ms).where(
-                tickets.c.state == "open",
+                tickets.c.state.in_(("open", "held")),
                 tickets.c.auto_resolve == 1,
                 tickets.c.cleared_ms > 0,
                 tickets.c.cleared_ms <= self.now - self.policy.hold_down_ms,
             )
         ).all()
+        resolved = [t for t, _ in due]
         for ticket_id, cleared in due:
             body = (
                 f"The condition cleared at {stamp(cleared)} and stayed clear for "
@@ -149,23 +158,37 @@ class Lifecycle:
                 f"): resolved automatically. A recurrence within "
                 f"{human_age(self.policy.reopen_window_ms)} reopens this ticket."
             )
-            self.resolve(ticket_id, Resolution.AUTO, body)
-        return [t for t, _ in due]
+            if not self.resolve(ticket_id, Resolution.AUTO, body):
+                resolved.remove(ticket_id)
+        return resolved
 
     # -- human and automatic actions -------------------------------------------------
 
-    def resolve(self, ticket_id: int, resolution: Resolution, body: str) -> None:
-        self.conn.execute(
+    def resolve(self, ticket_id: int, resolution: Resolution, body: str) -> bool:
+        """Resolve a live ticket; False when it is not live any more (another collector
+        on the same database got there first): nothing is written twice."""
+        done = self.conn.execute(
             update(tickets)
-            .where(tickets.c.id == ticket_id)
+            .where(tickets.c.id == ticket_id, tickets.c.state.in_(("open", "held")))
             .values(
                 state=TicketState.RESOLVED.value,
                 resolution=resolution.value,
                 resolved_ms=self.now,
                 updated_at_ms=self.now,
             )
-        )
-        self.op(ticket_id, "resolve", self.note(ticket_id, "resolved", body))
+        ).rowcount
+        if done:
+            self.op(ticket_id, "resolve", self.note(ticket_id, "resolved", body))
+        return bool(done)
+
+    def reopened(self, ticket_id: int, body: str) -> None:
+        """The outbox of a ticket that came back: a reopen where a helpdesk has it, a
+        whole new delivery where none ever had it (it was held, then resolved here)."""
+        note_id = self.note(ticket_id, "reopened", body)
+        if self.delivered_somewhere(ticket_id):
+            self.op(ticket_id, "reopen", note_id)
+        else:
+            self.deliver_new(ticket_id, delay_ms=0)
 
     def note(self, ticket_id: int, kind: str, body: str) -> int:
         note_id: int = self.conn.execute(
@@ -175,40 +198,88 @@ class Lifecycle:
         ).scalar_one()
         return note_id
 
-    def op(self, ticket_id: int, op: str, ref_id: int = 0, delay_ms: int = 0) -> None:
-        self.conn.execute(
-            insert(ticket_ops).values(
-                ticket_id=ticket_id,
-                op=op,
-                ref_id=ref_id,
-                not_before_ms=self.now + delay_ms,
-                created_ms=self.now,
+    def op(self, ticket_id: int, op: str, ref_id: int = 0, delay_ms: int = 0) -> bool:
+        """Queue an operation for every sink that should get it: a create for every sink;
+        anything else only for the sinks that have (or will have) this ticket's create. A
+        ticket no helpdesk will ever see (held, never delivered) keeps its notes here only.
+        Returns whether any sink got it."""
+        op_id: int = self.conn.execute(
+            insert(ticket_ops)
+            .values(ticket_id=ticket_id, op=op, ref_id=ref_id,
+                    not_before_ms=self.now + delay_ms, created_ms=self.now)
+            .returning(ticket_ops.c.id)
+        ).scalar_one()  # fmt: skip
+        names = select(sinks.c.name)
+        if op != "create":
+            names = names.where(
+                select(deliveries.c.op_id)
+                .join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id)
+                .where(
+                    ticket_ops.c.ticket_id == ticket_id,
+                    ticket_ops.c.op == "create",
+                    deliveries.c.sink == sinks.c.name,
+                    deliveries.c.state != "cancelled",
+                )
+                .exists()
             )
-        )
+        rows = [
+            {"op_id": op_id, "sink": name, "state": "waiting", "attempts": 0,
+             "next_attempt_ms": self.now + delay_ms, "last_error": "", "memo": "{}",
+             "updated_ms": self.now}
+            for name in self.conn.execute(names).scalars()
+        ]  # fmt: skip
+        if rows:
+            self.conn.execute(insert(deliveries), rows)
+        return bool(rows)
+
+    def delivered_somewhere(self, ticket_id: int) -> bool:
+        """Whether a live create of this ticket exists for some sink (queued or sent)."""
+        found = self.conn.execute(
+            select(deliveries.c.op_id)
+            .join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id)
+            .where(
+                ticket_ops.c.ticket_id == ticket_id,
+                ticket_ops.c.op == "create",
+                deliveries.c.state != "cancelled",
+            )
+            .limit(1)
+        ).first()
+        return found is not None
 
     def noted(self, ticket_id: int, kind: str, body: str) -> None:
-        """A note the helpdesk sees too."""
+        """A note the helpdesk sees too (where it has the ticket)."""
         self.op(ticket_id, "note", self.note(ticket_id, kind, body))
 
     def cancel_undelivered(self, ticket_ids: Sequence[int]) -> list[int]:
-        """Cancel the outbox of tickets no sink has received yet; returns those cancelled."""
+        """Cancel the outbox of tickets no sink has tried to deliver yet; returns those.
+
+        A create that was attempted at all (even one that failed with a timeout) may have
+        reached the helpdesk: it is not cancelled, and the ticket is treated as delivered
+        (it gets a note instead), so a later release never creates a second issue.
+        """
         if not ticket_ids:
             return []
-        delivered = set(
+        tried = set(
             self.conn.execute(
                 select(ticket_ops.c.ticket_id)
                 .join(deliveries, deliveries.c.op_id == ticket_ops.c.id)
                 .where(
                     ticket_ops.c.ticket_id.in_(ticket_ids),
                     ticket_ops.c.op == "create",
-                    deliveries.c.state == "done",
+                    or_(deliveries.c.attempts > 0, deliveries.c.state == "done"),
                 )
             ).scalars()
         )
-        quiet = [t for t in ticket_ids if t not in delivered]
+        quiet = [t for t in ticket_ids if t not in tried]
         if quiet:
+            ops = select(ticket_ops.c.id).where(ticket_ops.c.ticket_id.in_(quiet))
             self.conn.execute(
                 update(ticket_ops).where(ticket_ops.c.ticket_id.in_(quiet)).values(cancelled=1)
+            )
+            self.conn.execute(
+                update(deliveries)
+                .where(deliveries.c.op_id.in_(ops), deliveries.c.state != "done")
+                .values(state="cancelled", updated_ms=self.now)
             )
         return quiet
 
@@ -317,7 +388,7 @@ class Lifecycle:
             f"after it was resolved ({row['resolution'] or 'fixed'}): reopened "
             f"(reopen {row['reopen_count'] + 1}, recurrence {recurrence})."
         )
-        self.op(row["id"], "reopen", self.note(row["id"], "reopened", body))
+        self.reopened(row["id"], body)
 
     def _open(self, d: TicketDraft, previous: RowMapping | None = None, recurrence: int = 0) -> int:
         storm = self._storm()
@@ -376,7 +447,10 @@ class Lifecycle:
     # -- storms ----------------------------------------------------------------------
 
     def _storm(self) -> int | None:
-        """The storm holding new tickets: open and not yet acknowledged by a person."""
+        """The storm holding new tickets: open and not yet acknowledged by a person. Read
+        once per transaction: a burst opens hundreds of tickets in one group."""
+        if self._storm_known:
+            return self._storm_id
         storm: int | None = self.conn.execute(
             select(tickets.c.id)
             .where(
@@ -387,6 +461,7 @@ class Lifecycle:
             .order_by(tickets.c.id.desc())
             .limit(1)
         ).scalar_one_or_none()
+        self._storm_known, self._storm_id = True, storm
         return storm
 
     def _storming(self) -> bool:
@@ -447,6 +522,7 @@ class Lifecycle:
         )
         self._hold(storm_id, self.cancel_undelivered(burst))
         self.op(storm_id, "create")
+        self._storm_known, self._storm_id = True, storm_id
         return storm_id
 
     def _hold(self, storm_id: int, ticket_ids: Sequence[int]) -> None:
@@ -472,9 +548,17 @@ class Lifecycle:
     def _problem(self, ticket_id: int, d: TicketDraft, recurrence: int) -> None:
         key = PROBLEM_PREFIX + d.dedup_key
         problem = self._latest(key)
-        if problem is None or problem["state"] not in ("open", "held"):
+        if problem is not None and problem["resolution"] in FINAL:
+            # A person accepted it (won't fix: a known error); incidents still point at it.
+            problem_id: int = problem["id"]
+            self.conn.execute(
+                update(tickets)
+                .where(tickets.c.id == problem_id)
+                .values(occurrences=recurrence, recurrence=recurrence)
+            )
+        elif problem is None or problem["state"] not in ("open", "held"):
             respond, resolve = self.policy.sla_due(d.priority, self.now)
-            problem_id: int = self.conn.execute(
+            problem_id = self.conn.execute(
                 insert(tickets)
                 .values(
                     **{
@@ -495,6 +579,7 @@ class Lifecycle:
                     sla_resolve_ms=resolve,
                     last_note_ms=self.now,
                     recurrence=recurrence,
+                    previous_id=None if problem is None else problem["id"],
                 )
                 .returning(tickets.c.id)
             ).scalar_one()
@@ -533,11 +618,34 @@ _LATEST = (
 _NEWEST = (
     select(func.max(tickets.c.id)).where(tickets.c.dedup_key == bindparam("k")).scalar_subquery()
 )
+_HOLDER = tickets.alias("holder")
+# A repeat counts on a live ticket, or on a merged one while what it was merged into (its
+# root cause, its fleet incident's ticket) is live; once that is resolved, the problem
+# coming back is a recurrence with a ticket of its own.
+_COUNTS_REPEATS = or_(
+    tickets.c.state.in_(("open", "held")),
+    and_(
+        tickets.c.state == "merged",
+        or_(
+            select(_HOLDER.c.id)
+            .where(_HOLDER.c.id == tickets.c.merged_into, _HOLDER.c.state.in_(("open", "held")))
+            .exists(),
+            select(_HOLDER.c.id)
+            .where(
+                tickets.c.incident_id.is_not(None),
+                _HOLDER.c.incident_id == tickets.c.incident_id,
+                _HOLDER.c.kind == "fleet",
+                _HOLDER.c.state.in_(("open", "held")),
+            )
+            .exists(),
+        ),
+    ),
+)
 _OBS = bindparam("t_obs", type_=BigInteger)
 _EV = bindparam("t_ev", type_=Text)
 _REPEAT = (
     update(tickets)
-    .where(tickets.c.id == _NEWEST, tickets.c.state.in_(("open", "held", "merged")))
+    .where(tickets.c.id == _NEWEST, _COUNTS_REPEATS)
     .values(
         occurrences=tickets.c.occurrences + 1,
         updated_at_ms=bindparam("t_now"),
@@ -563,7 +671,11 @@ _REPEAT = (
 )  # fmt: skip
 _CLEAR = (
     update(tickets)
-    .where(tickets.c.id == _NEWEST, tickets.c.state == "open", tickets.c.cleared_ms == 0)
+    .where(
+        tickets.c.id == _NEWEST,
+        tickets.c.state.in_(("open", "held")),
+        tickets.c.cleared_ms == 0,
+    )
     # Collector time, not the agent's: a backlog drained hours late must still wait the
     # hold-down before its ticket resolves.
     .values(cleared_ms=bindparam("t_now"), updated_at_ms=bindparam("t_now"))

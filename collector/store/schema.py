@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     literal_column,
+    text,
 )
 
 # SQLite only auto-assigns ids to an INTEGER PRIMARY KEY (a rowid alias).
@@ -162,14 +163,17 @@ tickets = Table(
 # implies the index predicate, which a parameter defeats.
 OPEN_TICKET = tickets.c.state == literal_column("'open'")
 
-# At most one open ticket per problem; resolved and closed ones may repeat.
+# At most one live ticket per problem, open or held by a storm (0004: held too); resolved,
+# closed and merged ones may repeat.
+LIVE_TICKET = text("state IN ('open', 'held')")
 Index(
-    "uq_tickets_open_dedup_key",
+    "uq_tickets_live_dedup_key",
     tickets.c.dedup_key,
     unique=True,
-    sqlite_where=OPEN_TICKET,
-    postgresql_where=OPEN_TICKET,
+    sqlite_where=LIVE_TICKET,
+    postgresql_where=LIVE_TICKET,
 )
+Index(None, tickets.c.rule_id)
 
 rejected_batches = Table(
     "rejected_batches",
@@ -307,13 +311,14 @@ deliveries = Table(
     metadata,
     Column("op_id", BigInteger, nullable=False),
     Column("sink", Text, nullable=False),
-    Column("state", Text, nullable=False),  # retrying | done | failed
+    Column("state", Text, nullable=False),  # waiting | retrying | done | failed | cancelled
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_ms", BigInteger, nullable=False),
     Column("last_error", Text, nullable=False),
     Column("memo", Text, nullable=False),  # JSON: what makes the adapter's retry safe
     Column("updated_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("op_id", "sink"),
+    Index(None, "sink", "state"),  # the pending ones, per sink
 )
 
 ticket_refs = Table(

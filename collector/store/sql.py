@@ -40,6 +40,7 @@ from sqlalchemy import (
     insert,
     make_url,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,7 +52,7 @@ from sqlalchemy.sql import Executable
 from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
 from collector.engine.model import IncidentUpdate
-from collector.store.lifecycle import Lifecycle, active_silences
+from collector.store.lifecycle import FINAL, Lifecycle, active_silences
 from collector.store.model import (
     AgentHealth,
     BatchResult,
@@ -79,6 +80,7 @@ from collector.store.schema import (
     tickets,
 )
 from collector.store.ticketing import TicketsMixin, ticket_of
+from collector.tickets import redact
 from collector.tickets.policy import TicketPolicy
 
 Clock = Callable[[], int]
@@ -530,6 +532,32 @@ class SqlStore(TicketsMixin):
             return conn.execute(statement).rowcount
 
     @contextmanager
+    def sink_lock(self, name: str) -> Iterator[bool]:
+        """Whether this process may deliver to sink name now: on PostgreSQL a session
+        advisory lock per sink (collectors sharing a database take turns, so a ticket is
+        never created twice by two of them); SQLite has one writer process anyway."""
+        if self._engine.dialect.name != "postgresql":
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(f"rdiag-sink\0{name}".encode()).digest()[:8], "big")
+        key -= 1 << 63 if key >= 1 << 63 else 0  # a signed bigint
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise self._url.error("store", exc) from exc
+        try:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        finally:
+            conn.close()
+
+    @contextmanager
     def _transaction(self, lock: AbstractContextManager[Any]) -> Iterator[Connection]:
         with lock:
             try:
@@ -829,10 +857,10 @@ def _fold(life: Lifecycle, ticket_ids: list[int], why: str, **values: Any) -> No
 def _save_incident(life: Lifecycle, inc: IncidentUpdate) -> None:
     conn, now = life.conn, life.now
     row = conn.execute(
-        select(incidents.c.id, incidents.c.host_count).where(
+        select(incidents.c.id).where(
             incidents.c.rule_id == inc.rule_id, incidents.c.group_value == inc.group
         )
-    ).one_or_none()
+    ).scalar_one_or_none()
     values = {"summary": inc.summary, "updated_ms": now, "last_seen_ms": inc.last_seen_ms,
               "host_count": len(inc.hosts), "state": "open"}  # fmt: skip
     if row is None:
@@ -841,33 +869,30 @@ def _save_incident(life: Lifecycle, inc: IncidentUpdate) -> None:
             .values(rule_id=inc.rule_id, group_value=inc.group, opened_ms=inc.opened_ms, **values)
             .returning(incidents.c.id)
         ).scalar_one()
-        before = 0
     else:
-        incident_id, before = row
+        incident_id = row
         conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
     known = set(
         conn.execute(
             select(incident_hosts.c.agent_id).where(incident_hosts.c.incident_id == incident_id)
         ).scalars()
     )
-    for agent_id, hostname, fired in inc.hosts:
-        if agent_id in known:
-            conn.execute(
-                update(incident_hosts)
-                .where(incident_hosts.c.incident_id == incident_id,
-                       incident_hosts.c.agent_id == agent_id)
-                .values(last_fired_ms=fired)
-            )  # fmt: skip
-        else:
-            conn.execute(
-                insert(incident_hosts).values(
-                    incident_id=incident_id,
-                    agent_id=agent_id,
-                    hostname=hostname,
-                    last_fired_ms=fired,
-                )
-            )
-    fleet_id = _fleet_ticket(life, incident_id, inc, before)
+    # One statement per kind of change, not per member: a fleet incident has thousands.
+    fresh = [{"incident_id": incident_id, "agent_id": a, "hostname": h, "last_fired_ms": t}
+             for a, h, t in inc.hosts if a not in known]  # fmt: skip
+    if fresh:
+        conn.execute(insert(incident_hosts), fresh)
+    seen = [{"i": incident_id, "a": a, "t": t} for a, _, t in inc.hosts if a in known]
+    if seen:
+        conn.execute(
+            update(incident_hosts)
+            .where(incident_hosts.c.incident_id == bindparam("i"),
+                   incident_hosts.c.agent_id == bindparam("a"))
+            .values(last_fired_ms=bindparam("t")),
+            seen,
+        )  # fmt: skip
+    fleet_id = _fleet_ticket(life, incident_id, inc)
+    where = f"fleet incident ticket #{fleet_id}" if fleet_id else f"fleet incident {incident_id}"
     # The members' own tickets for this rule are now the incident's.
     members = list(
         conn.execute(
@@ -879,33 +904,56 @@ def _save_incident(life: Lifecycle, inc: IncidentUpdate) -> None:
             )
         ).scalars()
     )
-    _fold(life, members, f"Part of fleet incident ticket #{fleet_id}: {inc.summary}",
+    _fold(life, members, f"Part of {where}: {redact.text(inc.summary)}",
           incident_id=incident_id)  # fmt: skip
 
 
-def _fleet_ticket(life: Lifecycle, incident_id: int, inc: IncidentUpdate, before: int) -> int:
-    """The one ticket a helpdesk gets for a fleet incident: created, or told it grew."""
+def _fleet_ticket(life: Lifecycle, incident_id: int, inc: IncidentUpdate) -> int | None:
+    """The one ticket a helpdesk gets for a fleet incident: created, counted, or told it
+    grew (at most every note interval). None: the rule is silenced and has no ticket."""
     conn, now = life.conn, life.now
     key = "rdiag-fleet-" + hashlib.sha256(f"{inc.rule_id}\0{inc.group}".encode()).hexdigest()[:20]
     hosts_list = [{"agent_id": a, "hostname": h, "last_fired_ms": t} for a, h, t in inc.hosts]
-    existing = conn.execute(
-        select(tickets.c.id).where(tickets.c.dedup_key == key, OPEN_TICKET)
-    ).scalar_one_or_none()
-    if existing is not None:
+    evidence = _to_json({"hosts": hosts_list, "group": inc.group})
+    summary = redact.text(inc.summary)[:150]
+    latest = conn.execute(
+        select(tickets.c.id, tickets.c.state, tickets.c.resolution, tickets.c.occurrences,
+               tickets.c.last_note_ms)
+        .where(tickets.c.dedup_key == key)
+        .order_by(tickets.c.id.desc())
+        .limit(1)
+    ).mappings().one_or_none()  # fmt: skip
+    live = latest is not None and latest["state"] in ("open", "held")
+    if latest is not None and (live or latest["resolution"] in FINAL):
         conn.execute(
             update(tickets)
-            .where(tickets.c.id == existing)
+            .where(tickets.c.id == latest["id"])
             .values(occurrences=len(inc.hosts), last_seen_ms=inc.last_seen_ms,
-                    summary=inc.summary[:150], updated_at_ms=now,
-                    evidence=_to_json({"hosts": hosts_list, "group": inc.group}))
+                    summary=summary, updated_at_ms=now, evidence=evidence)
         )  # fmt: skip
-        if len(inc.hosts) > before:
-            life.noted(existing, "grew", f"{len(inc.hosts)} hosts now (was {before}).")
-        return int(existing)
-    # A member's ticket lends the rule's routing (every member fired the same rule).
+        grew = len(inc.hosts) > latest["occurrences"]
+        if live and grew and now - latest["last_note_ms"] >= life.policy.note_interval_ms:
+            life.noted(latest["id"], "grew", f"{len(inc.hosts)} hosts now.")
+            conn.execute(
+                update(tickets).where(tickets.c.id == latest["id"]).values(last_note_ms=now)
+            )
+        return int(latest["id"])
+    if life.rule_muted(inc.rule_id):
+        return None
+    # A member's ticket lends the rule's routing and text (every member fired the rule);
+    # not its host: the symptoms are the fleet's.
     model = conn.execute(
-        select(tickets).where(tickets.c.rule_id == inc.rule_id).order_by(tickets.c.id.desc())
+        select(tickets)
+        .where(tickets.c.rule_id == inc.rule_id, tickets.c.kind == "host")
+        .order_by(tickets.c.id.desc())
     ).mappings().first()  # fmt: skip
+    content = (
+        {k: v for k, v in json.loads(model["content"]).items() if k != "host"} if model else {}
+    )
+    content["symptoms"] = (
+        f"{len(inc.hosts)} hosts fired {inc.rule_id} sharing {inc.group}: one cause, one "
+        "ticket. Their own tickets are merged into this one; the hosts are listed below."
+    )
     priority = model["priority"] if model else "P3"
     respond, resolve = life.policy.sla_due(priority, now)
     fleet_id: int = conn.execute(
@@ -915,14 +963,15 @@ def _fleet_ticket(life: Lifecycle, incident_id: int, inc: IncidentUpdate, before
             rule_version=model["rule_version"] if model else 1, component=inc.group,
             severity=model["severity"] if model else "high", priority=priority,
             tier=model["tier"] if model else "L2",
-            category=model["category"] if model else "Fleet", summary=inc.summary[:150],
-            description="", evidence=_to_json({"hosts": hosts_list, "group": inc.group}),
+            category=model["category"] if model else "Fleet", summary=summary,
+            description="", evidence=evidence,
             state="open", occurrences=len(inc.hosts), created_at_ms=now, updated_at_ms=now,
             first_seen_ms=inc.opened_ms, last_seen_ms=inc.last_seen_ms, kind="fleet",
             impact=model["impact"] if model else "medium",
             urgency=model["urgency"] if model else "medium",
-            content=model["content"] if model else "{}", incident_id=incident_id,
+            content=_to_json(content), incident_id=incident_id,
             sla_respond_ms=respond, sla_resolve_ms=resolve, last_note_ms=now,
+            previous_id=None if latest is None else latest["id"],
         )
         .returning(tickets.c.id)
     ).scalar_one()  # fmt: skip

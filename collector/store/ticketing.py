@@ -63,6 +63,9 @@ class TicketsMixin:
     def _transaction(self, lock: AbstractContextManager[Any]) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
+    def sink_lock(self, name: str) -> AbstractContextManager[bool]:
+        raise NotImplementedError
+
     def _life(self, conn: Connection) -> Lifecycle:
         now = self._clock()
         return Lifecycle(conn, self.policy, now, active_silences(conn, now))
@@ -157,62 +160,40 @@ class TicketsMixin:
     def deliveries(
         self, *, ticket_id: int | None = None, sink: str | None = None, limit: int = 100
     ) -> list[DeliveryStatus]:
-        """Each ticket operation's delivery to each sink, newest first. An operation no
-        attempt was made for yet is "waiting"; a cancelled one (a held storm member)
-        shows as "cancelled"."""
+        """Each ticket operation's delivery to each sink, newest first: waiting (not tried
+        yet: group_wait, or behind an earlier operation of the same problem), retrying
+        (with the last error), done, failed (a 4xx; `tickets redeliver`), cancelled (a
+        storm or a merge held it before any helpdesk had it)."""
         query = (
             select(
-                ticket_ops.c.id, ticket_ops.c.ticket_id, ticket_ops.c.op, ticket_ops.c.cancelled,
-                ticket_ops.c.not_before_ms, ticket_ops.c.created_ms, sinks.c.name,
+                ticket_ops.c.id, ticket_ops.c.ticket_id, ticket_ops.c.op, deliveries.c.sink,
                 deliveries.c.state, deliveries.c.attempts, deliveries.c.next_attempt_ms,
                 deliveries.c.last_error, deliveries.c.updated_ms,
             )
-            .select_from(ticket_ops)
-            .join(sinks, ticket_ops.c.ticket_id > sinks.c.since_ticket_id)
-            .outerjoin(
-                deliveries,
-                and_(deliveries.c.op_id == ticket_ops.c.id, deliveries.c.sink == sinks.c.name),
-            )
-            .order_by(ticket_ops.c.id.desc(), sinks.c.name)
+            .select_from(deliveries.join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id))
+            .order_by(ticket_ops.c.id.desc(), deliveries.c.sink)
             .limit(limit)
         )  # fmt: skip
         if ticket_id is not None:
             query = query.where(ticket_ops.c.ticket_id == ticket_id)
         if sink is not None:
-            query = query.where(sinks.c.name == sink)
+            query = query.where(deliveries.c.sink == sink)
         with self._transaction(self._read_lock) as conn:
             rows = conn.execute(query).all()
-        out = []
-        for (
-            op_id,
-            tid,
-            op,
-            cancelled,
-            not_before,
-            created,
-            name,
-            state,
-            attempts,
-            nxt,
-            err,
-            upd,
-        ) in rows:
-            shown = "cancelled" if cancelled and state != "done" else (state or "waiting")
-            out.append(
-                DeliveryStatus(
-                    op_id=op_id, ticket_id=tid, op=op, sink=name, state=shown,
-                    attempts=attempts or 0, next_attempt_ms=nxt or not_before,
-                    last_error=err or "", updated_ms=upd or created,
-                )
-            )  # fmt: skip
-        return out
+        return [DeliveryStatus(*row) for row in rows]
 
     def delivery_summary(self) -> dict[str, dict[str, int]]:
         """sink → state → operations: the outbox at a glance."""
+        query = select(deliveries.c.sink, deliveries.c.state, func.count()).group_by(
+            deliveries.c.sink, deliveries.c.state
+        )
         out: dict[str, dict[str, int]] = {}
-        for d in self.deliveries(limit=100_000):
-            per = out.setdefault(d.sink, {})
-            per[d.state] = per.get(d.state, 0) + 1
+        with self._transaction(self._read_lock) as conn:
+            for name, state, n in conn.execute(query):
+                out.setdefault(name, {})[state] = n
+        with self._transaction(self._read_lock) as conn:
+            for name in conn.execute(select(sinks.c.name)).scalars():
+                out.setdefault(name, {})
         return out
 
     # -- people's actions ---------------------------------------------------------------
@@ -276,14 +257,26 @@ class TicketsMixin:
                 raise TicketError(
                     f"ticket {ticket_id} is {row['state']}; only a resolved one reopens"
                 )
-            other = conn.execute(
-                select(tickets.c.id).where(
-                    tickets.c.dedup_key == row["dedup_key"], OPEN_TICKET, tickets.c.id != ticket_id
-                )
-            ).scalar_one_or_none()
-            if other is not None:
+            newer = conn.execute(
+                select(func.max(tickets.c.id)).where(tickets.c.dedup_key == row["dedup_key"])
+            ).scalar_one()
+            if newer != ticket_id:
+                # Only a problem's newest ticket may come back: the lifecycle follows the
+                # newest, and two live tickets for one problem are what dedup prevents.
+                live = conn.execute(
+                    select(tickets.c.id, tickets.c.state).where(
+                        tickets.c.dedup_key == row["dedup_key"],
+                        tickets.c.state.in_(("open", "held")),
+                    )
+                ).first()
+                if live is not None:
+                    raise TicketError(
+                        f"cannot reopen ticket {ticket_id}: ticket {live[0]} is {live[1]} "
+                        "for the same problem"
+                    )
                 raise TicketError(
-                    f"cannot reopen ticket {ticket_id}: ticket {other} is open for the same problem"
+                    f"cannot reopen ticket {ticket_id}: ticket {newer} is newer for the same "
+                    "problem; reopen that one"
                 )
             conn.execute(
                 update(tickets)
@@ -291,7 +284,7 @@ class TicketsMixin:
                 .values(state="open", resolution="", resolved_ms=0, cleared_ms=0,
                         reopen_count=tickets.c.reopen_count + 1, updated_at_ms=life.now)
             )  # fmt: skip
-            life.op(ticket_id, "reopen", life.note(ticket_id, "reopened", f"Reopened by {who}."))
+            life.reopened(ticket_id, f"Reopened by {who}.")
         return self._get(ticket_id)
 
     def release_storm(self, storm_id: int, who: str) -> int:
@@ -360,7 +353,8 @@ class TicketsMixin:
     # -- the outbox, for the delivery worker -------------------------------------------------
 
     def register_sink(self, name: str) -> None:
-        """A sink delivers tickets opened from now on (see schema.sinks)."""
+        """A sink gets the operations queued from now on: the tickets opened after it was
+        configured, not the store's whole history."""
         with self._transaction(self._write_lock) as conn:
             if conn.execute(select(sinks.c.name).where(sinks.c.name == name)).first():
                 return
@@ -370,42 +364,44 @@ class TicketsMixin:
             )
 
     def pending_ops(self, sink: str, now: int, limit: int = 200) -> list[PendingOp]:
-        """The operations due for sink now, at most one per ticket: a ticket's operations
-        go out in order, and one that waits (group_wait, a retry's backoff) or failed for
-        good holds back the ones after it."""
+        """The operations due for sink now: for each problem (dedup key), its oldest
+        undelivered operation, when it is due and has not failed for good. A problem's
+        operations go out in order across its tickets, so a recurrence's create never
+        overtakes the resolve of the ticket before it; one that waits or failed holds back
+        only its own problem."""
+        undone = deliveries.c.state.in_(("waiting", "retrying", "failed"))
+        first = (
+            select(func.min(deliveries.c.op_id).label("op_id"))
+            .select_from(
+                deliveries.join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id).join(
+                    tickets, tickets.c.id == ticket_ops.c.ticket_id
+                )
+            )
+            .where(deliveries.c.sink == sink, undone)
+            .group_by(tickets.c.dedup_key)
+            .subquery()
+        )
         query = (
             select(
                 ticket_ops.c.id, ticket_ops.c.ticket_id, ticket_ops.c.op, ticket_ops.c.ref_id,
-                ticket_ops.c.not_before_ms, deliveries.c.state, deliveries.c.attempts,
-                deliveries.c.next_attempt_ms, deliveries.c.memo,
+                deliveries.c.attempts, deliveries.c.memo,
             )
-            .select_from(ticket_ops)
-            .join(sinks, sinks.c.name == sink)
-            .outerjoin(deliveries,
-                       and_(deliveries.c.op_id == ticket_ops.c.id, deliveries.c.sink == sink))
-            .where(
-                ticket_ops.c.cancelled == 0,
-                ticket_ops.c.ticket_id > sinks.c.since_ticket_id,
-                or_(deliveries.c.state.is_(None), deliveries.c.state != "done"),
+            .select_from(
+                first.join(ticket_ops, ticket_ops.c.id == first.c.op_id).join(
+                    deliveries,
+                    and_(deliveries.c.op_id == ticket_ops.c.id, deliveries.c.sink == sink),
+                )
             )
+            .where(deliveries.c.state != "failed", deliveries.c.next_attempt_ms <= now)
             .order_by(ticket_ops.c.id)
-            .limit(limit * 5)
+            .limit(limit)
         )  # fmt: skip
         with self._transaction(self._read_lock) as conn:
             rows = conn.execute(query).all()
-        seen: set[int] = set()
-        out: list[PendingOp] = []
-        for op_id, tid, op, ref_id, not_before, state, attempts, next_at, memo in rows:
-            if tid in seen:
-                continue
-            seen.add(tid)
-            if state == "failed" or max(not_before, next_at or 0) > now:
-                continue
-            out.append(PendingOp(op_id, tid, op, ref_id, attempts or 0,
-                                 MappingProxyType(json.loads(memo) if memo else {})))  # fmt: skip
-            if len(out) >= limit:
-                break
-        return out
+        return [
+            PendingOp(op_id, tid, op, ref_id, attempts, MappingProxyType(json.loads(memo or "{}")))
+            for op_id, tid, op, ref_id, attempts, memo in rows
+        ]
 
     def record_delivery(
         self,
@@ -425,13 +421,11 @@ class TicketsMixin:
                   "last_error": error[:2000], "memo": json.dumps(dict(memo or {})),
                   "updated_ms": self._clock()}  # fmt: skip
         with self._transaction(self._write_lock) as conn:
-            done = conn.execute(
+            conn.execute(
                 update(deliveries)
                 .where(deliveries.c.op_id == op_id, deliveries.c.sink == sink)
                 .values(**values)
-            ).rowcount
-            if not done:
-                conn.execute(insert(deliveries).values(op_id=op_id, sink=sink, **values))
+            )
             if ref is not None and ticket_id is not None:
                 conn.execute(
                     delete(ticket_refs).where(
@@ -443,6 +437,15 @@ class TicketsMixin:
                         ticket_id=ticket_id, sink=sink, external_id=ref[0], url=ref[1]
                     )
                 )
+
+    def ticket_for_ref(self, sink: str, external_id: str) -> int | None:
+        """The collector's ticket a helpdesk ticket belongs to, if any."""
+        query = select(ticket_refs.c.ticket_id).where(
+            ticket_refs.c.sink == sink, ticket_refs.c.external_id == external_id
+        )
+        with self._transaction(self._read_lock) as conn:
+            found: int | None = conn.execute(query).scalars().first()
+        return found
 
     def ref_for(self, ticket_id: int, sink: str) -> TicketRef | None:
         return next((r for r in self.ticket_refs(ticket_id) if r.sink == sink), None)

@@ -52,9 +52,15 @@ class Outbox:
             self.stats[sink.name] = SinkStats()
 
     def run_once(self) -> int:
-        """Deliver what is due now to every sink; returns operations delivered."""
+        """Deliver what is due now to every sink; returns operations delivered. With
+        several collectors on one database, one of them delivers to a sink at a time."""
         self.store.tick()
-        return sum(self._drain(sink) for sink in self.sinks)
+        total = 0
+        for sink in self.sinks:
+            with self.store.sink_lock(sink.name) as mine:
+                if mine:
+                    total += self._drain(sink)
+        return total
 
     def _drain(self, sink: Sink) -> int:
         """Passes over the due operations (one per ticket each, in order) until none is
@@ -101,7 +107,10 @@ class Outbox:
                 # An earlier attempt may have reached the helpdesk before it failed. An
                 # adapter that kept a memo (a POE URL, an issue key) resumes from it instead.
                 found = sink.find(ticket.dedup_key)
-                if found is not None:
+                # An issue the collector already maps to another ticket (the problem's
+                # previous occurrence, not yet resolved there) is not this one's.
+                owner = None if found is None else self.store.ticket_for_ref(sink.name, found.id)
+                if found is not None and owner in (None, ticket.id):
                     return found
             outgoing = self.outgoing(ticket, sink.name)
             # The attempt is counted before it is made: if this process dies mid-call,

@@ -114,27 +114,29 @@ def draft(
                   for k in HOST_FIELDS if facts.get(k)]  # fmt: skip
     values: dict[str, Any] = dict(finding.evidence.get("values", {}))
     evidence_lines = [f"- {k}: {v}" for k, v in values.items()]
-    description = "\n".join(
-        [
-            f"**Symptoms.** {render(rule.ticket.symptoms)}",
-            "",
-            f"**Probable cause.** {render(rule.ticket.cause)}",
-            "",
-            "**What to do.**",
-            *steps,
-            *(["", f"Knowledge base: {rule.ticket.kb}"] if rule.ticket.kb else []),
-            "",
-            "**Evidence.**",
-            *evidence_lines,
-            f"- condition: `{rule.when.source}`",
-            "",
-            "**Host.**",
-            *host_lines,
-            "",
-            f"Impact {rule.impact.value}, urgency {rule.urgency.value}: {rule.reason}",
-            f"Rule `{rule.id}` v{rule.version}, severity {rule.severity.value}, "
-            f"routed to {rule.tier} ({rule.category}).",
-        ]
+    description = redact.text(
+        "\n".join(
+            [
+                f"**Symptoms.** {render(rule.ticket.symptoms)}",
+                "",
+                f"**Probable cause.** {render(rule.ticket.cause)}",
+                "",
+                "**What to do.**",
+                *steps,
+                *(["", f"Knowledge base: {rule.ticket.kb}"] if rule.ticket.kb else []),
+                "",
+                "**Evidence.**",
+                *evidence_lines,
+                f"- condition: `{rule.when.source}`",
+                "",
+                "**Host.**",
+                *host_lines,
+                "",
+                f"Impact {rule.impact.value}, urgency {rule.urgency.value}: {rule.reason}",
+                f"Rule `{rule.id}` v{rule.version}, severity {rule.severity.value}, "
+                f"routed to {rule.tier} ({rule.category}).",
+            ]
+        )
     )
     host = {k: _host_value(k, facts[k]) for k in HOST_FIELDS if facts.get(k)}
     content = {

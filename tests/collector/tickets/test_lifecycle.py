@@ -13,6 +13,7 @@ import pytest
 from collector.engine.model import IncidentUpdate
 from collector.store import Resolution, SqlStore, TicketDraft, TicketError, TicketState
 from collector.tickets.policy import MINUTE, TicketPolicy
+from collector.tickets.report import report_of
 from tests.collector.store.test_store_contract import Backend, batch
 
 HOUR = 60 * MINUTE
@@ -265,12 +266,18 @@ def test_a_fleet_incident_is_one_ticket_that_holds_back_its_members(
     life.save_batches([batch(seq, seq, incidents=(grown,))])
     [again] = life.list_tickets(kind="fleet")
     assert again.id == fleet.id and again.occurrences == 6 and again.summary == summary
-    assert life.ticket_notes(fleet.id)[-1].body == "6 hosts now (was 5)."
+    assert life.ticket_notes(fleet.id) == []  # growth is noted at most every interval
+    backend.clock.now += 31 * MINUTE
+    more = (*more, ("d10", "ws-d10", 3_000))
+    seq = next(_seq)
+    life.save_batches([batch(seq, seq, incidents=(replace(grown, hosts=more),))])
+    assert [n.body for n in life.ticket_notes(fleet.id)] == ["7 hosts now."]
+    # The fleet ticket's report is the fleet's: no member's host in its facts.
+    data = report_of(life, again).data()
+    assert data["host"]["hostname"] == "fleet" and "machine_id" not in data["host"]
 
 
 def test_the_storm_ticket_lists_what_it_holds(backend: Backend, life: SqlStore) -> None:
-    from collector.tickets.report import report_of
-
     for i in range(8):
         fire(life, finding(f"s{i}", rule="drivers.display_tdr" if i % 4 else "boot.bugcheck"))
     [storm] = life.list_tickets(kind="storm")
@@ -294,3 +301,73 @@ def test_a_flapping_hardware_finding_notes_its_clear_once_per_interval(
     backend.clock.now += 31 * MINUTE
     fire(life, finding(clear=True))
     assert [n.kind for n in life.ticket_notes(tid)] == ["cleared", "cleared"]
+
+
+def test_only_the_newest_ticket_of_a_problem_can_be_reopened(
+    backend: Backend, life: SqlStore
+) -> None:
+    (a,), _ = fire(life, finding())
+    life.resolve_ticket(a, "x")
+    backend.clock.now += 30 * DAY
+    (b,), _ = fire(life, finding())
+    life.resolve_ticket(b, "x")
+    with pytest.raises(TicketError, match=f"ticket {b} is newer for the same problem"):
+        life.reopen_ticket(a, "x")
+    # Ingest goes on: the next recurrence lands on the newest ticket, never a second live one.
+    _, (again,) = fire(life, finding())
+    assert again == b
+
+
+def test_a_merged_ticket_counts_repeats_only_while_its_root_cause_is_live(
+    backend: Backend, life: SqlStore
+) -> None:
+    (child,), _ = fire(life, finding(rule="disk.io_errors"))
+    root = finding(rule="cross.storage_caused_crash", absorbs=("disk.io_errors",))
+    (root_id,), _ = fire(life, root)
+    assert life.get_ticket(child).merged_into == root_id  # type: ignore[union-attr]
+    assert fire(life, finding(rule="disk.io_errors")) == ((), (child,))  # counted on it
+    life.resolve_ticket(root_id, "l2")
+    (fresh,), _ = fire(life, finding(rule="disk.io_errors"))  # the root is gone: a recurrence
+    t = life.get_ticket(fresh)
+    assert t is not None and t.state is TicketState.OPEN and t.previous_id == child
+
+
+def test_a_held_transient_ticket_that_clears_resolves_after_the_hold_down(
+    backend: Backend, life: SqlStore
+) -> None:
+    for i in range(6):
+        fire(life, finding(f"n{i}", rule="network.gateway_unreachable", auto_resolve=True))
+    held = life.list_tickets(state=TicketState.HELD)
+    assert held
+    target = held[0]
+    fire(life, replace(finding(target.agent_id, rule="network.gateway_unreachable",
+                               auto_resolve=True), clear=True))  # fmt: skip
+    backend.clock.now += 31 * MINUTE
+    assert target.id in life.tick()
+
+
+def test_a_problem_resolved_as_wont_fix_is_not_raised_again(
+    backend: Backend, life: SqlStore
+) -> None:
+    (tid,), _ = fire(life, finding())
+    for _ in range(3):
+        life.resolve_ticket(tid, "x")
+        backend.clock.now += DAY
+        fire(life, finding())
+    [problem] = life.list_tickets(kind="problem")
+    life.resolve_ticket(problem.id, "l3", Resolution.WONT_FIX, "known error, vendor fix in Q3")
+    life.resolve_ticket(tid, "x")
+    backend.clock.now += DAY
+    fire(life, finding())
+    assert [p.id for p in life.list_tickets(kind="problem")] == [problem.id]
+
+
+def test_a_silenced_rule_opens_no_fleet_ticket(backend: Backend, life: SqlStore) -> None:
+    now = backend.clock.now
+    life.add_silence("rule", "cross.*", reason="DNS migration", who="ops", expires_ms=now + DAY)
+    hosts = tuple((f"f{i}", f"ws-f{i}", 1_000) for i in range(5))
+    update = IncidentUpdate("cross.fleet_dns_outage", "10.0.0.53", "[Network] DNS down",
+                            1_000, 1_000, hosts, True)  # fmt: skip
+    seq = next(_seq)
+    life.save_batches([batch(seq, seq, incidents=(update,))])
+    assert life.list_tickets(kind="fleet") == []

@@ -19,6 +19,21 @@ from collector.tickets.files import evidence_files, safe_name
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x.y", "Authorization: <redacted>"),
         ("curl -H 'X: Bearer eyJhbGciOiJIUzI1NiJ9'", "curl -H 'X: Bearer <redacted>'"),
         ("password=a token=b", "password=<redacted> token=<redacted>"),
+        ("DB_PASSWORD=x PGPASSWORD=y", "DB_PASSWORD=<redacted> PGPASSWORD=<redacted>"),
+        (
+            "access_token=abc&client_secret: def",
+            "access_token=<redacted>&client_secret: <redacted>",
+        ),
+        (
+            '{"password": "x", "passphrase": "y"}',
+            '{"password": <redacted>, "passphrase": <redacted>}',
+        ),
+        ("Account Name: alice", "Account Name: <user>"),
+        (
+            "Failed password for user bob from 10.0.0.9",
+            "Failed password for user <user> from 10.0.0.9",
+        ),
+        (r"\\fs01\home\dave\docs", r"\\fs01\home\<user>\docs"),
         ("sent to alice.smith@example.com", "sent to <email>"),
         ("EXT4-fs error: /home/alice/.cache/x", "EXT4-fs error: /home/<user>/.cache/x"),
         (r"C:\Users\bob\AppData\Local\x.dmp", r"C:\Users\<user>\AppData\Local\x.dmp"),
@@ -35,6 +50,9 @@ def test_redaction(raw: str, clean: str) -> None:
 def test_redaction_keeps_the_structure() -> None:
     got = redact.value({"a": ["x@y.org", 3, {"b": "/home/al/f"}], "n": 1.5, "t": True})
     assert got == {"a": ["<email>", 3, {"b": "/home/<user>/f"}], "n": 1.5, "t": True}
+    assert redact.value({"password": "hunter2", "db_token": 7, "tokens_used": 3}) == {
+        "password": "<redacted>", "db_token": "<redacted>", "tokens_used": 3,
+    }  # fmt: skip
 
 
 def test_evidence_files() -> None:

@@ -43,6 +43,17 @@ def upgrade() -> None:
             batch.add_column(sa.Column(name, sa.BigInteger(), nullable=True))
         batch.create_index("ix_tickets_dedup_key", ["dedup_key"])
         batch.create_index("ix_tickets_created_at_ms", ["created_at_ms"])
+        batch.create_index("ix_tickets_rule_id", ["rule_id"])
+    # One live ticket per problem: a ticket held by a storm counts as live too.
+    op.drop_index("uq_tickets_open_dedup_key", table_name="tickets")
+    op.create_index(
+        "uq_tickets_live_dedup_key",
+        "tickets",
+        ["dedup_key"],
+        unique=True,
+        sqlite_where=sa.text("state IN ('open', 'held')"),
+        postgresql_where=sa.text("state IN ('open', 'held')"),
+    )
     op.create_table(
         "ticket_notes",
         sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
@@ -86,6 +97,7 @@ def upgrade() -> None:
         sa.Column("updated_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("op_id", "sink"),
     )
+    op.create_index("ix_deliveries_sink_state", "deliveries", ["sink", "state"])
     op.create_table(
         "ticket_refs",
         sa.Column("ticket_id", sa.BigInteger(), nullable=False),
@@ -117,7 +129,17 @@ def downgrade() -> None:
     for table in ("silences", "sinks", "ticket_refs", "deliveries", "ticket_ops",
                   "ticket_files", "ticket_notes"):  # fmt: skip
         op.drop_table(table)
+    op.drop_index("uq_tickets_live_dedup_key", table_name="tickets")
+    op.create_index(
+        "uq_tickets_open_dedup_key",
+        "tickets",
+        ["dedup_key"],
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    )
     with op.batch_alter_table("tickets") as batch:
+        batch.drop_index("ix_tickets_rule_id")
         batch.drop_index("ix_tickets_created_at_ms")
         batch.drop_index("ix_tickets_dedup_key")
         for name in (*_TEXT, *_NUMBERS, "reopen_count", "recurrence", "previous_id",
