@@ -62,7 +62,7 @@ class ActiveSilence:
         if self.scope == "host":
             return self.value.lower() in (d.hostname.lower(), d.agent_id.lower())
         if self.scope == "site":
-            return bool(d.site) and self.value == d.site
+            return bool(d.site) and self.value.lower() == d.site.lower()
         return fnmatch.fnmatchcase(d.rule_id, self.value)
 
 
@@ -542,6 +542,15 @@ class Lifecycle:
                 updated_at_ms=self.now,
             )
         )
+        held, last_note = self.conn.execute(
+            select(tickets.c.occurrences, tickets.c.last_note_ms).where(tickets.c.id == storm_id)
+        ).one()
+        if self.now - last_note >= self.policy.note_interval_ms:
+            # The helpdesk's copy of the storm says how far it grew, at most every interval.
+            self.noted(storm_id, "held", f"{held} tickets held now.")
+            self.conn.execute(
+                update(tickets).where(tickets.c.id == storm_id).values(last_note_ms=self.now)
+            )
 
     # -- problems --------------------------------------------------------------------
 

@@ -371,3 +371,15 @@ def test_a_silenced_rule_opens_no_fleet_ticket(backend: Backend, life: SqlStore)
     seq = next(_seq)
     life.save_batches([batch(seq, seq, incidents=(update,))])
     assert life.list_tickets(kind="fleet") == []
+
+
+def test_the_storm_tells_the_helpdesk_how_far_it_grew_at_most_every_interval(
+    backend: Backend, life: SqlStore
+) -> None:
+    for i in range(10):
+        fire(life, finding(f"g{i}"))
+    [storm] = life.list_tickets(kind="storm")
+    assert life.ticket_notes(storm.id) == []  # created with the burst; no note yet
+    backend.clock.now += 31 * MINUTE
+    fire(life, finding("late"))
+    assert [n.body for n in life.ticket_notes(storm.id)] == ["11 tickets held now."]
