@@ -23,12 +23,17 @@ _SECRET_NAME = (
     r"(?:[_-][A-Za-z0-9]+)*"
 )
 SECRET_KEY = re.compile(rf"(?i:{_SECRET_NAME})")
-_ALL = re.compile(
-    # key=value secrets in command lines, logs and JSON: password=..., token: ...,
-    # "password": "..."; "Authorization: Bearer <token>" takes the scheme and the token.
+# key=value secrets in command lines, logs and JSON: password=..., token: ...,
+# "password": "..."; "Authorization: Bearer <token>" takes the scheme and the token.
+_KV = re.compile(
     rf"(?P<kv>(?i:\b{_SECRET_NAME})[\"']?\s*[=:]\s*)(?:(?i:bearer|basic)\s+)?"
     r"(?:\"[^\"]*\"|'[^']*'|[^\s,;}&]+)"
-    r"|(?P<scheme>(?i:\b(?:bearer|basic))\s+)[A-Za-z0-9._~+/=-]{8,}"
+)
+# Every secret name holds one of these: texts without any (most of them) skip _KV, whose
+# identifier prefixes make it the costly pattern on long texts.
+_KV_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|auth|session|cookie")
+_OTHER = re.compile(
+    r"(?P<scheme>(?i:\b(?:bearer|basic))\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     # Who the user is: Windows' "Account Name: alice", "for user alice" (sshd, sudo, PAM).
     r"|(?P<account>(?i:\baccount\s+name:\s*|\b(?:for|by)\s+user\s+))(?!<)[^\s,;]+"
@@ -47,14 +52,16 @@ def _replace(m: re.Match[str]) -> str:
         return m.group("home") + "<user>"
     if kind == "account":
         return m.group("account") + "<user>"
-    prefix = m.group("kv") if m.group("kv") is not None else m.group("scheme")
+    prefix = m.group("kv") if kind == "kv" else m.group("scheme")
     return prefix + "<redacted>"
 
 
 @functools.lru_cache(maxsize=8192)
 def text(value: str) -> str:
     # Cached: a host's log lines come back in every repeat's evidence.
-    return _ALL.sub(_replace, value)
+    if _KV_HINT.search(value):
+        value = _KV.sub(_replace, value)
+    return _OTHER.sub(_replace, value)
 
 
 _PLAIN = (int, float, bool, type(None))

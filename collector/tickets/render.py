@@ -79,18 +79,16 @@ def draft(
     agent_id = finding.agent_id
     policy = policy or DEFAULT_POLICY
     clear = finding.change == Change.CLEARED
-    # Redacted once, here: everything downstream (store, report, files, helpdesks) only
-    # ever sees this copy.
-    evidence: dict[str, Any] = redact.value(
-        {
-            "subject": rule.subject,
-            "observed_at_ms": finding.observed_at_ms,
-            "impact": rule.impact.value,
-            "urgency": rule.urgency.value,
-            "reason": rule.reason,
-            **finding.evidence,
-        }
-    )
+    # Not redacted here: the store redacts the evidence as it saves it (the one door every
+    # draft passes); the rendered texts below are redacted as they are rendered.
+    evidence: dict[str, Any] = {
+        "subject": rule.subject,
+        "observed_at_ms": finding.observed_at_ms,
+        "impact": rule.impact.value,
+        "urgency": rule.urgency.value,
+        "reason": rule.reason,
+        **finding.evidence,
+    }
     if (
         previous is not None
         and previous.rule_id == rule.id
@@ -104,51 +102,51 @@ def draft(
     def render(text: str) -> str:
         return redact.text(template.render(text, facts))
 
+    # Each text rendered once (and redacted as it is rendered): the report's parts, and the
+    # plain Markdown description kept beside them.
+    symptoms, cause = render(rule.ticket.symptoms), render(rule.ticket.cause)
+    steps_by_tier = {
+        tier: [render(step) for step in rule.ticket.remediation.get(tier, ())]
+        for tier in TIERS
+        if rule.ticket.remediation.get(tier)
+    }
     steps: list[str] = []
-    for tier in TIERS:
-        items = rule.ticket.remediation.get(tier, ())
-        if items:
-            steps.append(f"*{tier}:*")
-            steps += [f"{i}. {render(step)}" for i, step in enumerate(items, 1)]
-    host_lines = [f"- {k.removesuffix('_bytes').replace('_', ' ')}: {_host_value(k, facts[k])}"
-                  for k in HOST_FIELDS if facts.get(k)]  # fmt: skip
-    values: dict[str, Any] = dict(finding.evidence.get("values", {}))
-    evidence_lines = [f"- {k}: {v}" for k, v in values.items()]
-    description = redact.text(
-        "\n".join(
-            [
-                f"**Symptoms.** {render(rule.ticket.symptoms)}",
-                "",
-                f"**Probable cause.** {render(rule.ticket.cause)}",
-                "",
-                "**What to do.**",
-                *steps,
-                *(["", f"Knowledge base: {rule.ticket.kb}"] if rule.ticket.kb else []),
-                "",
-                "**Evidence.**",
-                *evidence_lines,
-                f"- condition: `{rule.when.source}`",
-                "",
-                "**Host.**",
-                *host_lines,
-                "",
-                f"Impact {rule.impact.value}, urgency {rule.urgency.value}: {rule.reason}",
-                f"Rule `{rule.id}` v{rule.version}, severity {rule.severity.value}, "
-                f"routed to {rule.tier} ({rule.category}).",
-            ]
-        )
-    )
+    for tier, items in steps_by_tier.items():
+        steps.append(f"*{tier}:*")
+        steps += [f"{i}. {step}" for i, step in enumerate(items, 1)]
     host = {k: _host_value(k, facts[k]) for k in HOST_FIELDS if facts.get(k)}
+    host_lines = [f"- {k.removesuffix('_bytes').replace('_', ' ')}: {v}" for k, v in host.items()]
+    values: dict[str, Any] = dict(finding.evidence.get("values", {}))
+    # The values are the only part not rendered (and redacted) from the rule's text.
+    evidence_lines = [f"- {k}: {redact.text(str(v))}" for k, v in values.items()]
+    description = "\n".join(
+        [
+            f"**Symptoms.** {symptoms}",
+            "",
+            f"**Probable cause.** {cause}",
+            "",
+            "**What to do.**",
+            *steps,
+            *(["", f"Knowledge base: {rule.ticket.kb}"] if rule.ticket.kb else []),
+            "",
+            "**Evidence.**",
+            *evidence_lines,
+            f"- condition: `{rule.when.source}`",
+            "",
+            "**Host.**",
+            *host_lines,
+            "",
+            f"Impact {rule.impact.value}, urgency {rule.urgency.value}: {rule.reason}",
+            f"Rule `{rule.id}` v{rule.version}, severity {rule.severity.value}, "
+            f"routed to {rule.tier} ({rule.category}).",
+        ]
+    )
     content = {
         "title": rule.title,
         "domain": rule.domain,
-        "symptoms": render(rule.ticket.symptoms),
-        "cause": render(rule.ticket.cause),
-        "steps": {
-            tier: [render(step) for step in rule.ticket.remediation.get(tier, ())]
-            for tier in TIERS
-            if rule.ticket.remediation.get(tier)
-        },
+        "symptoms": symptoms,
+        "cause": cause,
+        "steps": steps_by_tier,
         "kb": rule.ticket.kb,
         "reason": rule.reason,
         "host": host,

@@ -79,6 +79,9 @@ class Report:
         ]  # fmt: skip
         if t.site:
             rows.insert(8, ("Site", t.site))
+        if t.acknowledged_ms:
+            met = "within" if t.acknowledged_ms <= t.sla_respond_ms else "after"
+            rows.append(("Acknowledged", f"{stamp(t.acknowledged_ms)}, {met} the response target"))
         if t.assignee:
             rows.append(("Assignee", t.assignee))
         return rows

@@ -94,6 +94,9 @@ def test_actions_and_their_refusals(url: str) -> None:
     shown = json.loads(run(url, "tickets", "show", "3", "--json").stdout)
     assert (shown["state"], shown["resolution"]) == ("resolved", "wont_fix")
     assert [n["kind"] for n in shown["notes"]] == ["acknowledged", "comment", "resolved"]
+    md = run(url, "tickets", "show", "3").stdout
+    assert "| Acknowledged |" in md and "within the response target" in md
+    assert "| Assignee | l2-alice |" in md
     missing = run(url, "tickets", "resolve", "99")
     assert (missing.returncode, missing.stderr.strip()) == (1, "rdiag-collector: no ticket #99")
     bad = run(url, "tickets", "resolve", "1", "--as", "maybe")
