@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from collector.tickets.sinks.base import Outgoing
+
 
 @dataclass
 class Request:
@@ -36,6 +38,24 @@ class Request:
 
 
 Reply = tuple[int, dict[str, str], bytes | str | dict[str, Any] | list[Any]]
+
+# The ticket every adapter test delivers, changed where a test needs it.
+KEY = "rdiag-0123456789abcdef0123"
+
+
+def outgoing(**changes: Any) -> Outgoing:
+    fields: dict[str, Any] = dict(
+        ticket_id=7, dedup_key=KEY, kind="host",
+        summary="[Disk] Drive sda reports SMART failure on ws-0421", markdown="**Symptoms.** ...",
+        html="<p><strong>Symptoms.</strong> ...</p>", text="Symptoms. ...", priority="P2",
+        impact=1, urgency=2, severity="critical", tier="L2", assignment_group="Desktop L2",
+        category="Hardware / Storage", hostname="ws-0421", agent_id="a-1",
+        rule_id="disk.smart_health_failed", data={"rule": "disk.smart_health_failed"},
+    )  # fmt: skip
+    fields.update(changes)
+    return Outgoing(**fields)
+
+
 Handler = Callable[[Request], Reply]
 
 

@@ -13,33 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.tickets.sinks.base import Attachment, DeliveryError, Outgoing, Ref
+from collector.tickets.sinks.base import Attachment, DeliveryError, Ref
 from collector.tickets.sinks.jira import JiraServiceManagementSink, JiraSink, adf
-from tests.collector.tickets.contract import ContractServer, Reply, Request, serve
+from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing, serve
 
-KEY = "rdiag-0123456789abcdef0123"
 AUTH = "Basic " + base64.b64encode(b"ops@example.com:s3cret-token").decode()
 JQL = f'labels = "{KEY}" AND statusCategory != Done ORDER BY created DESC'
 FILE = Attachment("smart-sda.txt", "text/plain", b"SMART overall-health: FAILED\n")
-TICKET = Outgoing(
-    ticket_id=7,
-    dedup_key=KEY,
-    kind="host",
-    summary="[Disk] Drive sda reports SMART failure on ws-0421",
+TICKET = outgoing(
     markdown='**Symptoms.** SMART says FAILED\non sda.\n\n```json\n{"rule": 1}\n```',
-    html="<p><strong>Symptoms.</strong> ...</p>",
     text="Symptoms. SMART says FAILED on sda.",
-    priority="P2",
-    impact=1,
-    urgency=2,
-    severity="critical",
-    tier="L2",
-    assignment_group="Desktop L2",
-    category="Hardware / Storage",
-    hostname="ws-0421",
-    agent_id="a-1",
-    rule_id="disk.smart_health_failed",
-    data={"rule": "disk.smart_health_failed"},
 )
 
 

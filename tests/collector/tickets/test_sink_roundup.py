@@ -15,34 +15,16 @@ import pytest
 
 from collector.tickets.sinks.base import Attachment, DeliveryError, Outgoing, Ref
 from collector.tickets.sinks.roundup import RoundupSink
+from tests.collector.tickets.contract import KEY
+from tests.collector.tickets.contract import outgoing as shared_outgoing
 from tests.helpers.roundup_tracker import RoundupServer
-
-KEY = "rdiag-0123456789abcdef0123"
 
 
 def outgoing(**changes: object) -> Outgoing:
-    fields: dict[str, object] = dict(
-        ticket_id=7,
-        dedup_key=KEY,
-        kind="host",
-        summary="[Disk] Drive sda reports SMART failure on ws-0421",
-        markdown="**Symptoms.** SMART overall-health self-assessment: FAILED\n\n- sda",
-        html="<p><strong>Symptoms.</strong> ...</p>",
-        text="Symptoms. ...",
-        priority="P2",
-        impact=1,
-        urgency=2,
-        severity="critical",
-        tier="L2",
-        assignment_group="Desktop L2",
-        category="Hardware / Storage",
-        hostname="ws-0421",
-        agent_id="a-1",
-        rule_id="disk.smart_health_failed",
-        data={"rule": "disk.smart_health_failed"},
-    )
-    fields.update(changes)
-    return Outgoing(**fields)  # type: ignore[arg-type]
+    return shared_outgoing(
+        **{"markdown": "**Symptoms.** SMART overall-health self-assessment: FAILED\n\n- sda",
+           **changes}
+    )  # fmt: skip
 
 
 def sink_for(server: RoundupServer, **kw: object) -> RoundupSink:

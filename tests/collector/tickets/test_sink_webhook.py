@@ -17,25 +17,11 @@ import pytest
 from collector.tickets.sinks.base import Attachment, DeliveryError, Outgoing, Ref
 from collector.tickets.sinks.webhook import WebhookSink, sign, verify
 from tests.collector.tickets import contract
-from tests.collector.tickets.contract import ContractServer, Reply, Request
+from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing
 
 SECRET = "whsec-7f3a"
-KEY = "rdiag-0123456789abcdef0123"
 NOW = 1_760_000_000.0
 REF = Ref(id="R-1", url="https://desk.example.org/R-1")
-
-
-def outgoing(**changes: Any) -> Outgoing:
-    fields: dict[str, Any] = dict(
-        ticket_id=7, dedup_key=KEY, kind="host",
-        summary="[Disk] Drive sda reports SMART failure on ws-0421", markdown="**Symptoms.** ...",
-        html="<p><strong>Symptoms.</strong> ...</p>", text="Symptoms. ...", priority="P2",
-        impact=1, urgency=2, severity="critical", tier="L2", assignment_group="Desktop L2",
-        category="Hardware / Storage", hostname="ws-0421", agent_id="a-1",
-        rule_id="disk.smart_health_failed", data={"rule": "disk.smart_health_failed"},
-    )  # fmt: skip
-    fields.update(changes)
-    return Outgoing(**fields)
 
 
 @pytest.fixture
