@@ -100,6 +100,22 @@ class Sink(Protocol):
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
+class ClientOwner:
+    """The httpx client an adapter uses: the one it was given (tests, a shared pool), or
+    its own with DEFAULT_TIMEOUT, which close() then closes."""
+
+    _client: httpx.Client
+    _own_client: bool
+
+    def _use(self, client: httpx.Client | None) -> None:
+        self._own_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+
 def check(response: httpx.Response, what: str) -> httpx.Response:
     """The response when it is a 2xx; otherwise a DeliveryError that says what failed."""
     if response.is_success:

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -46,7 +46,7 @@ ID_FIELD = 2  # search option of Ticket.id
 INCIDENT = 1  # Ticket.type
 
 
-class GlpiSink:
+class GlpiSink(ClientOwner):
     name = "glpi"
 
     def __init__(
@@ -91,8 +91,7 @@ class GlpiSink:
         self._key_search_field = key_search_field
         self._key_field = key_field
         self._reopen_status = reopen_status
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
         # The outbox may run operations for different tickets in parallel threads: one
         # session for all of them, opened (and re-opened) by one thread at a time.
         self._lock = threading.Lock()
@@ -249,8 +248,7 @@ class GlpiSink:
             with contextlib.suppress(DeliveryError):
                 send(self._client, "glpi killSession", "GET", f"{self._api}/killSession",
                      headers=headers)  # fmt: skip
-        if self._own_client:
-            self._client.close()
+        super().close()
 
 
 def _session_expired(resp: httpx.Response) -> bool:

@@ -20,8 +20,8 @@ from urllib.parse import quote
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -128,7 +128,7 @@ def _field(body: Any, key: str, what: str, response: httpx.Response) -> str:
     )
 
 
-class _JiraPlatform:
+class _JiraPlatform(ClientOwner):
     """What both adapters do through the platform API: search, transitions, links."""
 
     name = "jira"
@@ -158,8 +158,7 @@ class _JiraPlatform:
         self._reopen_transition = reopen_transition
         self._resolution = resolution
         self._link_type = link_type
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _call(
         self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
@@ -270,10 +269,6 @@ class _JiraPlatform:
     def reopen(self, ref: Ref, text: str) -> None:
         self._transition(ref, self._reopen_transition, False, "jira reopen")
         self.note(ref, text)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
 
 
 class JiraSink(_JiraPlatform):

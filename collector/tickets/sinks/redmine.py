@@ -18,8 +18,8 @@ from typing import Any, Literal
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -31,7 +31,7 @@ from collector.tickets.sinks.base import (
 DEFAULT_PRIORITIES: Mapping[str, int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2, "P5": 1}
 
 
-class RedmineSink:
+class RedmineSink(ClientOwner):
     name = "redmine"
 
     def __init__(
@@ -60,8 +60,7 @@ class RedmineSink:
         self._resolved = resolved_status_id
         self._reopen = reopen_status_id
         self._description = description
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _send(self, what: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers, **kwargs.pop("headers", {})}
@@ -146,10 +145,6 @@ class RedmineSink:
     def reopen(self, ref: Ref, text: str) -> None:
         issue = {"status_id": self._reopen, "notes": text, "private_notes": True}
         self._update("redmine reopen", ref, issue)
-
-    def close(self) -> None:
-        if self._own_client:
-            self._client.close()
 
 
 def _number(issue_id: str, what: str) -> int:

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -31,7 +31,7 @@ from collector.tickets.sinks.base import (
 DEFAULT_PRIORITIES: Mapping[str, int] = {"P1": 90, "P2": 70, "P3": 50, "P4": 30, "P5": 10}
 
 
-class RequestTrackerSink:
+class RequestTrackerSink(ClientOwner):
     name = "rt"
 
     def __init__(
@@ -60,8 +60,7 @@ class RequestTrackerSink:
         self._priorities = {**DEFAULT_PRIORITIES, **(priorities or {})}
         self._resolved = resolved_status
         self._reopen = reopen_status
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _ref(self, ticket_id: str) -> Ref:
         return Ref(id=ticket_id, url=f"{self._base}/Ticket/Display.html?id={ticket_id}")
@@ -135,10 +134,6 @@ class RequestTrackerSink:
 
     def reopen(self, ref: Ref, text: str) -> None:
         self._set_status("rt reopen", ref, self._reopen, text)
-
-    def close(self) -> None:
-        if self._own_client:
-            self._client.close()
 
 
 def _number(ticket_id: str, what: str) -> int:

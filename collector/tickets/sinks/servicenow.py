@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -49,7 +49,7 @@ def _level(value: int) -> str:
     return str(min(max(value, 1), 3))
 
 
-class ServiceNowSink:
+class ServiceNowSink(ClientOwner):
     name = "servicenow"
 
     def __init__(
@@ -87,8 +87,7 @@ class ServiceNowSink:
         self._subcategory = subcategory
         self._caller = caller_id
         self._close_code = close_code
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _call(
         self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
@@ -221,7 +220,3 @@ class ServiceNowSink:
             self._record(ref),
             json={"state": STATE_IN_PROGRESS, "work_notes": text},
         )
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()

@@ -48,8 +48,8 @@ from typing import Any
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -75,7 +75,7 @@ def verify(secret: str | bytes, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body).encode(), header.encode("utf-8", "replace"))
 
 
-class WebhookSink:
+class WebhookSink(ClientOwner):
     name = "webhook"
 
     def __init__(
@@ -94,8 +94,7 @@ class WebhookSink:
         self._secret = secret.encode()
         self._extra = dict(headers or {})
         self._clock = clock
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _post(self, event: str, delivery: str, payload: Mapping[str, Any]) -> httpx.Response:
         what = f"webhook {event}"
@@ -167,10 +166,6 @@ class WebhookSink:
 
     def reopen(self, ref: Ref, text: str) -> None:
         self._state("ticket.reopened", ref, text)
-
-    def close(self) -> None:
-        if self._own_client:
-            self._client.close()
 
 
 def _ref(ref: Ref) -> dict[str, str]:

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -40,7 +40,7 @@ DEFAULT_PRIORITIES: Mapping[str, str] = {
 }
 
 
-class ZammadSink:
+class ZammadSink(ClientOwner):
     name = "zammad"
 
     def __init__(
@@ -70,8 +70,7 @@ class ZammadSink:
         self._open_states = tuple(open_states)
         self._resolved_state = resolved_state
         self._reopen_state = reopen_state
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _url(self, path: str) -> str:
         return f"{self._base}/api/v1/{path}"
@@ -169,10 +168,6 @@ class ZammadSink:
 
     def reopen(self, ref: Ref, text: str) -> None:
         self._set_state("zammad reopen", ref, self._reopen_state, text)
-
-    def close(self) -> None:
-        if self._own_client:
-            self._client.close()
 
 
 def _number(ticket_id: str, what: str) -> int:

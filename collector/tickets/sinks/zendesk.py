@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from collector.tickets.sinks.base import (
-    DEFAULT_TIMEOUT,
     Attachment,
+    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
@@ -49,7 +49,7 @@ def _id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-class ZendeskSink:
+class ZendeskSink(ClientOwner):
     name = "zendesk"
 
     def __init__(
@@ -70,8 +70,7 @@ class ZendeskSink:
             "Accept": "application/json",
         }
         self._groups = dict(group_ids or {})
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._use(client)
 
     def _call(
         self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
@@ -174,7 +173,3 @@ class ZendeskSink:
     def reopen(self, ref: Ref, text: str) -> None:
         comment = {"body": text, "public": False}
         self._update("zendesk reopen", ref, {"status": "open", "comment": comment})
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
