@@ -158,9 +158,6 @@ tickets = Table(
     Index(None, "created_at_ms"),
 )
 
-# Rendered as the literal 'open', never a bound parameter: an ON CONFLICT target
-# only matches this partial index when the database can prove its WHERE clause
-# implies the index predicate, which a parameter defeats.
 OPEN_TICKET = tickets.c.state == literal_column("'open'")
 
 # At most one live ticket per problem, open or held by a storm (0004: held too); resolved,

@@ -355,36 +355,6 @@ class SqlStore(TicketsMixin):
             row = conn.execute(query).mappings().one_or_none()
         return None if row is None else ticket_of(row)
 
-    def set_ticket_state(self, ticket_id: int, state: TicketState) -> bool:
-        """Move a ticket to state; False when there is no such ticket.
-
-        Reopening fails with StoreError while another ticket for the same
-        problem is open: there is at most one open ticket per dedup_key.
-        """
-        with self._transaction(self._write_lock) as conn:
-            dedup_key = conn.execute(
-                select(tickets.c.dedup_key).where(tickets.c.id == ticket_id)
-            ).scalar_one_or_none()
-            if dedup_key is None:
-                return False
-            if state is TicketState.OPEN:
-                other = conn.execute(
-                    select(tickets.c.id).where(
-                        tickets.c.dedup_key == dedup_key, OPEN_TICKET, tickets.c.id != ticket_id
-                    )
-                ).scalar_one_or_none()
-                if other is not None:
-                    raise StoreError(
-                        f"cannot reopen ticket {ticket_id}: ticket {other} is open "
-                        f"for the same problem ({dedup_key})"
-                    )
-            conn.execute(
-                update(tickets)
-                .where(tickets.c.id == ticket_id)
-                .values(state=state.value, updated_at_ms=self._clock())
-            )
-        return True
-
     # -- rule history, findings and incidents -------------------------------------
 
     def load_history(

@@ -28,14 +28,6 @@ MAX_PASSES = 20
 
 
 @dataclass
-class SinkStats:
-    delivered: int = 0
-    retried: int = 0
-    failed: int = 0
-    last_error: str = ""
-
-
-@dataclass
 class Outbox:
     store: SqlStore
     sinks: Sequence[Sink]
@@ -44,12 +36,10 @@ class Outbox:
     retry_max_ms: int = 600_000
     batch: int = 100
     rng: random.Random = field(default_factory=random.Random)
-    stats: dict[str, SinkStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for sink in self.sinks:
             self.store.register_sink(sink.name)
-            self.stats[sink.name] = SinkStats()
 
     def run_once(self) -> int:
         """Deliver what is due now to every sink; returns operations delivered. With
@@ -94,7 +84,6 @@ class Outbox:
                 op.id, sink.name, state="done", attempts=op.attempts + 1, memo=memo,
                 ref=(ref.id, ref.url) if ref is not None else None, ticket_id=op.ticket_id,
             )  # fmt: skip
-            self.stats[sink.name].delivered += 1
             done += 1
         return done, False
 
@@ -143,13 +132,10 @@ class Outbox:
 
     def _failed(self, sink: Sink, op: PendingOp, exc: DeliveryError, memo: dict[str, str]) -> None:
         attempts = op.attempts + 1
-        stats = self.stats[sink.name]
-        stats.last_error = str(exc)
         if exc.retryable:
             # Full jitter: a fleet of collectors coming back does not retry in step.
             ceiling = min(self.retry_max_ms, self.retry_base_ms * 2 ** min(attempts - 1, 20))
             delay = int(self.rng.uniform(self.retry_base_ms / 2, ceiling))
-            stats.retried += 1
             log.warning("sink %s: %s ticket %d failed (attempt %d), retry in %.0fs: %s",
                         sink.name, op.op, op.ticket_id, attempts, delay / 1000, exc)  # fmt: skip
             self.store.record_delivery(
@@ -157,7 +143,6 @@ class Outbox:
                 next_attempt_ms=self.clock() + delay, error=str(exc), memo=memo,
             )  # fmt: skip
         else:
-            stats.failed += 1
             log.error("sink %s: %s ticket %d failed for good: %s",
                       sink.name, op.op, op.ticket_id, exc)  # fmt: skip
             self.store.record_delivery(

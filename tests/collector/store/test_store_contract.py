@@ -30,6 +30,7 @@ from collector.store import (
     StoredRecord,
     StoreError,
     TicketDraft,
+    TicketError,
     TicketState,
     open_store,
 )
@@ -338,10 +339,13 @@ def test_late_older_observation_keeps_newer_evidence(store: SqlStore) -> None:
     assert dict(ticket.evidence) == {"used_pct": 99.0}
 
 
-def test_resolved_ticket_lets_a_new_one_open(store: SqlStore) -> None:
+def test_a_ticket_resolved_before_the_reopen_window_lets_a_new_one_open(
+    backend: Backend, store: SqlStore
+) -> None:
     [first] = store.save_batches([batch(1, 10, findings=((3, draft()),))])
     [old_id] = first.tickets_opened
-    assert store.set_ticket_state(old_id, TicketState.RESOLVED) is True
+    assert store.resolve_ticket(old_id, "l2").state is TicketState.RESOLVED
+    backend.clock.now += store.policy.reopen_window_ms + 1
     [second] = store.save_batches([batch(11, 20, findings=((15, draft(observed=9_000)),))])
     [new_id] = second.tickets_opened
     assert new_id != old_id
@@ -349,11 +353,12 @@ def test_resolved_ticket_lets_a_new_one_open(store: SqlStore) -> None:
     assert old is not None
     assert (old.state, old.occurrences) == (TicketState.RESOLVED, 1)
     assert [t.id for t in store.list_tickets(state=TicketState.OPEN)] == [new_id]
-    with pytest.raises(StoreError, match="open"):
-        store.set_ticket_state(old_id, TicketState.OPEN)
-    assert store.set_ticket_state(new_id, TicketState.CLOSED) is True
-    assert store.set_ticket_state(old_id, TicketState.OPEN) is True
-    assert store.set_ticket_state(old_id + new_id + 1000, TicketState.CLOSED) is False
+    with pytest.raises(TicketError, match="open for the same problem"):
+        store.reopen_ticket(old_id, "l2")
+    store.resolve_ticket(new_id, "l2")
+    assert store.reopen_ticket(new_id, "l2").state is TicketState.OPEN
+    with pytest.raises(TicketError, match="no ticket #"):
+        store.resolve_ticket(old_id + new_id + 1000, "l2")
 
 
 def test_list_tickets_newest_first_with_filters(backend: Backend, store: SqlStore) -> None:
@@ -365,11 +370,11 @@ def test_list_tickets_newest_first_with_filters(backend: Backend, store: SqlStor
             [batch(n * 10 + 1, n * 10 + 10, agent=agent, findings=((n * 10 + 1, finding),))]
         )
         ids.extend(result.tickets_opened)
-    store.set_ticket_state(ids[0], TicketState.CLOSED)
+    store.resolve_ticket(ids[0], "l2")
     assert [t.id for t in store.list_tickets()] == ids[::-1]
     assert [t.id for t in store.list_tickets(limit=2)] == [ids[2], ids[1]]
     assert [t.id for t in store.list_tickets(agent_id="agent-1")] == [ids[2], ids[0]]
-    assert [t.id for t in store.list_tickets(state=TicketState.CLOSED)] == [ids[0]]
+    assert [t.id for t in store.list_tickets(state=TicketState.RESOLVED)] == [ids[0]]
     assert [t.id for t in store.list_tickets(state=TicketState.OPEN, agent_id="agent-1")] == [
         ids[2]
     ]
