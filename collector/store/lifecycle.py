@@ -198,7 +198,14 @@ class Lifecycle:
         ).scalar_one()
         return note_id
 
-    def op(self, ticket_id: int, op: str, ref_id: int = 0, delay_ms: int = 0) -> bool:
+    def op(
+        self,
+        ticket_id: int,
+        op: str,
+        ref_id: int = 0,
+        delay_ms: int = 0,
+        only_sink: str | None = None,
+    ) -> bool:
         """Queue an operation for every sink that should get it: a create for every sink;
         anything else only for the sinks that have (or will have) this ticket's create. A
         ticket no helpdesk will ever see (held, never delivered) keeps its notes here only.
@@ -210,6 +217,8 @@ class Lifecycle:
             .returning(ticket_ops.c.id)
         ).scalar_one()  # fmt: skip
         names = select(sinks.c.name)
+        if only_sink is not None:
+            names = names.where(sinks.c.name == only_sink)
         if op != "create":
             names = names.where(
                 select(deliveries.c.op_id)
@@ -433,16 +442,19 @@ class Lifecycle:
             self.deliver_new(ticket_id)
         return ticket_id
 
-    def deliver_new(self, ticket_id: int, delay_ms: int | None = None) -> None:
-        """The outbox of a new ticket: create (after group_wait), then its files."""
+    def deliver_new(
+        self, ticket_id: int, delay_ms: int | None = None, only_sink: str | None = None
+    ) -> None:
+        """The outbox of a new ticket: create (after group_wait), then its files; to every
+        sink, or only_sink (a backfill)."""
         wait = self.policy.group_wait_ms if delay_ms is None else delay_ms
-        self.op(ticket_id, "create", delay_ms=wait)
+        self.op(ticket_id, "create", delay_ms=wait, only_sink=only_sink)
         for (file_id,) in self.conn.execute(
             select(ticket_files.c.id)
             .where(ticket_files.c.ticket_id == ticket_id)
             .order_by(ticket_files.c.id)
         ):
-            self.op(ticket_id, "attach", file_id, delay_ms=wait)
+            self.op(ticket_id, "attach", file_id, delay_ms=wait, only_sink=only_sink)
 
     # -- storms ----------------------------------------------------------------------
 

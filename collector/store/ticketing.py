@@ -363,6 +363,38 @@ class TicketsMixin:
                 insert(sinks).values(name=name, since_ticket_id=newest, registered_ms=self._clock())
             )
 
+    def backfill(self, sink: str, limit: int = 10_000) -> int:
+        """Queue for sink the open tickets it does not have (opened before it was
+        configured): each one's create and files, for that sink only. Returns how many."""
+        with self._transaction(self._write_lock) as conn:
+            known = list(conn.execute(select(sinks.c.name).order_by(sinks.c.name)).scalars())
+            if sink not in known:
+                raise TicketError(
+                    f"no sink {sink!r} has been configured on a running collector yet "
+                    f"(known: {', '.join(known) or 'none'})"
+                )
+            has = (
+                select(ticket_ops.c.ticket_id)
+                .join(deliveries, deliveries.c.op_id == ticket_ops.c.id)
+                .where(
+                    deliveries.c.sink == sink,
+                    ticket_ops.c.op == "create",
+                    deliveries.c.state != "cancelled",
+                )
+            )
+            missing = list(
+                conn.execute(
+                    select(tickets.c.id)
+                    .where(tickets.c.state == "open", tickets.c.id.not_in(has))
+                    .order_by(tickets.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+            life = self._life(conn)
+            for ticket_id in missing:
+                life.deliver_new(ticket_id, delay_ms=0, only_sink=sink)
+        return len(missing)
+
     def pending_ops(self, sink: str, now: int, limit: int = 200) -> list[PendingOp]:
         """The operations due for sink now: for each problem (dedup key), its oldest
         undelivered operation, when it is due and has not failed for good. A problem's

@@ -79,6 +79,8 @@ def add_parsers(sub: Any) -> None:
     trd = tsub.add_parser("redeliver", help="retry deliveries that failed for good")
     trd.add_argument("--ticket", type=int)
     trd.add_argument("--sink")
+    tp = tsub.add_parser("push", help="send a newly configured helpdesk the open tickets it lacks")
+    tp.add_argument("--sink", required=True, help="a sink the collector has run with")
 
     silences = sub.add_parser("silences", help="maintenance silences: no new tickets")
     ssub = silences.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -184,6 +186,10 @@ def _run_tickets(args: argparse.Namespace, store: SqlStore) -> int:
         return 0
     elif action == "deliveries":
         return _deliveries(args, store)
+    elif action == "push":
+        n = store.backfill(args.sink)
+        print(f"{n} open tickets queued for {args.sink}")
+        return 0
     elif action == "redeliver":
         n = store.redeliver(sink=args.sink, ticket_id=args.ticket)
         print(f"{n} failed deliveries queued again")

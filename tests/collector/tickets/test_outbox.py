@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from collector.store import Resolution, SqlStore, TicketState, open_store
+from collector.store import Resolution, SqlStore, TicketError, TicketState, open_store
 from collector.tickets.outbox import Outbox
 from collector.tickets.policy import MINUTE, TicketPolicy
 from collector.tickets.sinks.base import Attachment, DeliveryError, Outgoing, Ref
@@ -190,6 +190,14 @@ def test_a_sink_configured_later_gets_the_new_tickets_only(
     drain(backend, later)
     assert [i["ticket"] for i in late.issues.values()] == [new]
     assert {d.sink for d in store.deliveries(ticket_id=old)} == {"desk"}
+    # Until an operator pushes the open tickets it lacks; the other sink gets nothing again.
+    assert store.backfill("late") == 1
+    assert store.backfill("late") == 0
+    drain(backend, later)
+    assert {i["ticket"] for i in late.issues.values()} == {old, new}
+    assert len(helpdesk.issues) == 0  # "desk" never ran here: its deliveries only wait
+    with pytest.raises(TicketError, match="no sink 'nowhere' has been configured"):
+        store.backfill("nowhere")
 
 
 @pytest.mark.postgres

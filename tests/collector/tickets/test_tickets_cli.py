@@ -122,3 +122,7 @@ def test_deliveries_without_sinks_say_so(url: str) -> None:
     out = run(url, "tickets", "deliveries")
     assert out.returncode == 0
     assert "no helpdesk sinks configured" in out.stdout
+    push = run(url, "tickets", "push", "--sink", "jira")
+    assert (push.returncode, push.stderr.strip()) == (
+        1, "rdiag-collector: no sink 'jira' has been configured on a running collector yet "
+        "(known: none)")  # fmt: skip
