@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     RowMapping,
+    Select,
     Text,
     and_,
     bindparam,
@@ -221,14 +222,8 @@ class Lifecycle:
             names = names.where(sinks.c.name == only_sink)
         if op != "create":
             names = names.where(
-                select(deliveries.c.op_id)
-                .join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id)
-                .where(
-                    ticket_ops.c.ticket_id == ticket_id,
-                    ticket_ops.c.op == "create",
-                    deliveries.c.sink == sinks.c.name,
-                    deliveries.c.state != "cancelled",
-                )
+                live_creates()
+                .where(ticket_ops.c.ticket_id == ticket_id, deliveries.c.sink == sinks.c.name)
                 .exists()
             )
         rows = [
@@ -244,14 +239,7 @@ class Lifecycle:
     def delivered_somewhere(self, ticket_id: int) -> bool:
         """Whether a live create of this ticket exists for some sink (queued or sent)."""
         found = self.conn.execute(
-            select(deliveries.c.op_id)
-            .join(ticket_ops, ticket_ops.c.id == deliveries.c.op_id)
-            .where(
-                ticket_ops.c.ticket_id == ticket_id,
-                ticket_ops.c.op == "create",
-                deliveries.c.state != "cancelled",
-            )
-            .limit(1)
+            live_creates().where(ticket_ops.c.ticket_id == ticket_id).limit(1)
         ).first()
         return found is not None
 
@@ -623,6 +611,16 @@ class Lifecycle:
         self.conn.execute(
             update(tickets).where(tickets.c.dedup_key == d.dedup_key).values(problem_id=problem_id)
         )
+
+
+def live_creates() -> Select[tuple[int]]:
+    """The tickets with a create queued or sent to a sink (not cancelled by a storm or a
+    merge): what decides whether a sink should get a ticket's later operations."""
+    return (
+        select(ticket_ops.c.ticket_id)
+        .join(deliveries, deliveries.c.op_id == ticket_ops.c.id)
+        .where(ticket_ops.c.op == "create", deliveries.c.state != "cancelled")
+    )
 
 
 # What the lifecycle reads of a problem's latest ticket: not its text or evidence.

@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from collector.store.lifecycle import Lifecycle, active_silences
+from collector.store.lifecycle import Lifecycle, active_silences, live_creates
 from collector.store.model import (
     DeliveryStatus,
     PendingOp,
@@ -373,15 +373,7 @@ class TicketsMixin:
                     f"no sink {sink!r} has been configured on a running collector yet "
                     f"(known: {', '.join(known) or 'none'})"
                 )
-            has = (
-                select(ticket_ops.c.ticket_id)
-                .join(deliveries, deliveries.c.op_id == ticket_ops.c.id)
-                .where(
-                    deliveries.c.sink == sink,
-                    ticket_ops.c.op == "create",
-                    deliveries.c.state != "cancelled",
-                )
-            )
+            has = live_creates().where(deliveries.c.sink == sink)
             missing = list(
                 conn.execute(
                     select(tickets.c.id)
