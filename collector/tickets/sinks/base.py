@@ -116,6 +116,21 @@ class ClientOwner:
             self._client.close()
 
 
+class RestClient(ClientOwner):
+    """A ClientOwner that talks to one base URL with fixed headers (auth, Accept)."""
+
+    _base: str
+    _headers: Mapping[str, str]
+
+    def _call(
+        self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        return send(
+            self._client, what, method, self._base + path,
+            headers={**self._headers, **(headers or {})}, **kw,
+        )  # fmt: skip
+
+
 def check(response: httpx.Response, what: str) -> httpx.Response:
     """The response when it is a 2xx; otherwise a DeliveryError that says what failed."""
     if response.is_success:

@@ -21,12 +21,11 @@ import httpx
 
 from collector.tickets.sinks.base import (
     Attachment,
-    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
+    RestClient,
     json_of,
-    send,
 )
 
 DEFAULT_PRIORITIES: Mapping[str, str] = MappingProxyType(
@@ -128,7 +127,7 @@ def _field(body: Any, key: str, what: str, response: httpx.Response) -> str:
     )
 
 
-class _JiraPlatform(ClientOwner):
+class _JiraPlatform(RestClient):
     """What both adapters do through the platform API: search, transitions, links."""
 
     name = "jira"
@@ -159,18 +158,6 @@ class _JiraPlatform(ClientOwner):
         self._resolution = resolution
         self._link_type = link_type
         self._use(client)
-
-    def _call(
-        self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
-    ) -> httpx.Response:
-        return send(
-            self._client,
-            what,
-            method,
-            self._base + path,
-            headers={**self._headers, **(headers or {})},
-            **kw,
-        )
 
     def _issue_url(self, key: str) -> str:
         return f"{self._base}/browse/{key}"

@@ -16,12 +16,11 @@ import httpx
 
 from collector.tickets.sinks.base import (
     Attachment,
-    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
+    RestClient,
     json_of,
-    send,
 )
 
 CORRELATION_DISPLAY = "rdiag"
@@ -49,7 +48,7 @@ def _level(value: int) -> str:
     return str(min(max(value, 1), 3))
 
 
-class ServiceNowSink(ClientOwner):
+class ServiceNowSink(RestClient):
     name = "servicenow"
 
     def __init__(
@@ -88,18 +87,6 @@ class ServiceNowSink(ClientOwner):
         self._caller = caller_id
         self._close_code = close_code
         self._use(client)
-
-    def _call(
-        self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
-    ) -> httpx.Response:
-        return send(
-            self._client,
-            what,
-            method,
-            self._base + path,
-            headers={**self._headers, **(headers or {})},
-            **kw,
-        )
 
     def _ref(self, sys_id: str) -> Ref:
         return Ref(sys_id, f"{self._base}/nav_to.do?uri=incident.do?sys_id={sys_id}")

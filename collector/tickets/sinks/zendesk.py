@@ -16,12 +16,11 @@ import httpx
 
 from collector.tickets.sinks.base import (
     Attachment,
-    ClientOwner,
     DeliveryError,
     Outgoing,
     Ref,
+    RestClient,
     json_of,
-    send,
 )
 
 PRIORITIES = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low", "P5": "low"}
@@ -49,7 +48,7 @@ def _id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-class ZendeskSink(ClientOwner):
+class ZendeskSink(RestClient):
     name = "zendesk"
 
     def __init__(
@@ -71,18 +70,6 @@ class ZendeskSink(ClientOwner):
         }
         self._groups = dict(group_ids or {})
         self._use(client)
-
-    def _call(
-        self, what: str, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
-    ) -> httpx.Response:
-        return send(
-            self._client,
-            what,
-            method,
-            self._base + path,
-            headers={**self._headers, **(headers or {})},
-            **kw,
-        )
 
     def _ref(self, ticket_id: str) -> Ref:
         return Ref(ticket_id, f"{self._base}/agent/tickets/{ticket_id}")

@@ -9,7 +9,18 @@ import pytest
 
 # The store contract's backends (SQLite, and PostgreSQL when reachable) for the lifecycle.
 from tests.collector.store.test_store_contract import backend, postgres_url, store  # noqa: F401
+from tests.collector.tickets.contract import ContractServer, serve
 from tests.helpers.roundup_tracker import RoundupServer, install_tracker
+
+
+@pytest.fixture
+def server() -> Iterator[ContractServer]:
+    """A contract server for an adapter test; every test ends clean: no contract
+    violation, no undocumented endpoint."""
+    with serve() as srv:
+        yield srv
+        assert srv.failures == []
+        assert srv.unexpected == []
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -15,7 +14,7 @@ import pytest
 
 from collector.tickets.sinks.base import Attachment, DeliveryError, Ref
 from collector.tickets.sinks.jira import JiraServiceManagementSink, JiraSink, adf
-from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing, serve
+from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing
 
 AUTH = "Basic " + base64.b64encode(b"ops@example.com:s3cret-token").decode()
 JQL = f'labels = "{KEY}" AND statusCategory != Done ORDER BY created DESC'
@@ -24,12 +23,6 @@ TICKET = outgoing(
     markdown='**Symptoms.** SMART says FAILED\non sda.\n\n```json\n{"rule": 1}\n```',
     text="Symptoms. SMART says FAILED on sda.",
 )
-
-
-@pytest.fixture
-def server() -> Iterator[ContractServer]:
-    with serve() as s:
-        yield s
 
 
 def _jira(server: ContractServer, **kw: Any) -> JiraSink:

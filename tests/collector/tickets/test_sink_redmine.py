@@ -10,20 +10,10 @@ import pytest
 
 from collector.tickets.sinks.base import Attachment, DeliveryError, Ref
 from collector.tickets.sinks.redmine import RedmineSink
-from tests.collector.tickets import contract
 from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing
 
 API_KEY = "redmine-api-key"
 CF = 7  # the dedup key custom field
-
-
-@pytest.fixture
-def server() -> Iterator[ContractServer]:
-    with contract.serve() as srv:
-        yield srv
-        # Every test ends clean: no contract violation, no undocumented endpoint.
-        assert srv.failures == []
-        assert srv.unexpected == []
 
 
 _OPEN: list[RedmineSink] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -12,19 +11,13 @@ import pytest
 
 from collector.tickets.sinks.base import Attachment, DeliveryError, Ref
 from collector.tickets.sinks.servicenow import ServiceNowSink
-from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing, serve
+from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing
 
 SYS_ID = "9d385017c611228701d22104cc95c371"
 AUTH = "Basic " + base64.b64encode(b"rdiag.integration:pa:ss").decode()
 INCIDENT = rf"/api/now/table/incident/{SYS_ID}"
 FILE = Attachment("smart-sda.json", "application/json", b'{"health": "FAILED"}')
 TICKET = outgoing(markdown="**Symptoms.** ...\n\n```json\n{}\n```")
-
-
-@pytest.fixture
-def server() -> Iterator[ContractServer]:
-    with serve() as s:
-        yield s
 
 
 def _sink(server: ContractServer, **kw: Any) -> ServiceNowSink:

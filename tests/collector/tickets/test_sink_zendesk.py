@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -12,17 +11,11 @@ import pytest
 
 from collector.tickets.sinks.base import Attachment, DeliveryError, Ref
 from collector.tickets.sinks.zendesk import ZendeskSink
-from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing, serve
+from tests.collector.tickets.contract import KEY, ContractServer, Reply, Request, outgoing
 
 AUTH = "Basic " + base64.b64encode(b"ops@example.com/token:zd-token").decode()
 FILE = Attachment("smart-sda.txt", "text/plain", b"SMART overall-health: FAILED\n")
 TICKET = outgoing()
-
-
-@pytest.fixture
-def server() -> Iterator[ContractServer]:
-    with serve() as s:
-        yield s
 
 
 def _sink(server: ContractServer, **kw: Any) -> ZendeskSink:
