@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from collector.engine.subjects import site_table
 from collector.ingest.committer import GroupCommitter
 from collector.ingest.service import AgentPolicy, CollectorService
 from collector.store import SqlStore, open_store
+from collector.store.clock import ObservedClock, WallClock, wall_clock_ms
 from collector.tickets.outbox import Outbox
 from collector.tickets.sinks.factory import make_sinks
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
@@ -29,10 +29,6 @@ from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
 log = logging.getLogger("rdiag.collector")
 
 RETENTION_EVERY_S = 3600.0
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -69,6 +65,7 @@ class Collector:
     service: CollectorService | None = None
     port: int = 0
     outbox: Outbox | None = None
+    clock: WallClock = wall_clock_ms
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -146,7 +143,7 @@ class Collector:
         # Never cancelled mid-purge: the purge runs in a worker thread that cancelling
         # would not stop, and closing the store under it crashes the SQLite driver.
         while not self._stopping.is_set():
-            cutoff = _now_ms() - int(self.config.store.retention * 1000)
+            cutoff = self.clock() - int(self.config.store.retention * 1000)
             try:
                 gone = await asyncio.to_thread(self.store.purge_telemetry, cutoff)
                 if gone:
@@ -220,11 +217,17 @@ class Collector:
 
 def build(config: CollectorConfig) -> Collector:
     """Open the store (migrating it) and load the rules; raises StoreError / ConfigError."""
+    observed = ObservedClock() if config.store.clock == "observed" else None
+    clock: WallClock = observed or wall_clock_ms
     store = open_store(
         config.store.url,
         sqlite_synchronous=config.store.sqlite_synchronous,
+        clock=clock,
         policy=config.tickets.policy(),
     )
+    if observed is not None:
+        # A restarted simulation goes on from the fleet's time, not from the wall clock's.
+        observed.observe(max((h.last_seen_ms for h in store.list_hosts()), default=0))
     folder = config.rules.path or default_rules_dir()
     fingerprint = _fingerprint(folder)
     # At start there is no previous set to keep: the valid rules run, the bad files are
@@ -243,6 +246,6 @@ def build(config: CollectorConfig) -> Collector:
     # The collector's own store is always the first sink; these are the helpdesks.
     sinks = make_sinks(config.sinks)
     o = config.outbox
-    outbox = Outbox(store, sinks, _now_ms, retry_base_ms=int(o.retry_base * 1000),
+    outbox = Outbox(store, sinks, clock, retry_base_ms=int(o.retry_base * 1000),
                     retry_max_ms=int(o.retry_max * 1000))  # fmt: skip
-    return Collector(config, store, engine, status, outbox=outbox)
+    return Collector(config, store, engine, status, outbox=outbox, clock=clock)

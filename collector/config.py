@@ -49,8 +49,12 @@ class StoreSection:
     url: str = "sqlite:///rdiag-collector.db"
     retention: Seconds = Seconds(30 * 86400)  # raw telemetry older than this is purged
     sqlite_synchronous: str = "FULL"  # FULL: an acked batch survives power loss
+    # "observed": ticket times follow the newest observation stored (simulated fleets only).
+    clock: str = "wall"
 
     def validate(self) -> tuple[str, str] | None:
+        if self.clock not in ("wall", "observed"):
+            return "clock", f"expected wall or observed, got {self.clock!r}"
         if "://" not in self.url:
             return "url", f"expected a database URL such as sqlite:///path.db, got {self.url!r}"
         if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL"):

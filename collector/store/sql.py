@@ -13,7 +13,6 @@ import json
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, fields
@@ -52,6 +51,7 @@ from sqlalchemy.sql import Executable
 from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
 from collector.engine.model import IncidentUpdate
+from collector.store.clock import ObservedClock, wall_clock_ms
 from collector.store.lifecycle import FINAL, Lifecycle, active_silences
 from collector.store.model import (
     AgentHealth,
@@ -101,10 +101,6 @@ _USERINFO = re.compile(r"^([\w+]+://[^:/]*:)([^@]*)@")
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message is one line and names the URL."""
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def open_store(
@@ -200,6 +196,9 @@ class SqlStore(TicketsMixin):
         """
         if not batches:
             return []
+        if isinstance(self._clock, ObservedClock):
+            newest = max((r.observed_at_ms for b in batches for r in b.records), default=0)
+            self._clock.observe(newest)
         now = self._clock()
         with self._transaction(self._write_lock) as conn:
             return self._save_group(conn, batches, now)
