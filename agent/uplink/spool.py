@@ -82,7 +82,10 @@ class Spool:
         *,
         max_record_bytes: int | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        durable: bool = True,
     ) -> None:
+        """durable=False skips the fsync of each append (SQLite synchronous=OFF): for the
+        simulated hosts of collector/sim, whose runs are replayed, never for an agent."""
         self.path = path
         self.max_bytes = max_bytes
         # A single record may take at most a quarter of the spool, so one
@@ -97,7 +100,7 @@ class Spool:
                 path, isolation_level=None, check_same_thread=False, timeout=10
             )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             # Keep the WAL from growing without bound between checkpoints.
             self._db.execute("PRAGMA journal_size_limit=4194304")
             # The spool is read front to back and written at the end: a small page cache

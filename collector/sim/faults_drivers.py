@@ -1,0 +1,3 @@
+"""Driver and device faults: crash loops, problem codes, failed loads."""
+
+from __future__ import annotations
