@@ -33,6 +33,16 @@ def prepare(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["simulate"]:
+        # The fleet simulator is a CI tool (YAML, the collector's store for verify): it lives
+        # in the collector's package and needs rdiag[collector]. A workstation never runs it,
+        # and nothing of it loads for any other command.
+        try:
+            from collector.sim.cli import main as simulate
+        except ImportError as exc:
+            print(f"rdiag-agent simulate needs rdiag[collector] installed: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise SystemExit(simulate(sys.argv[2:]))
     prepare()
     from agent.cli import main as cli_main
 

@@ -339,6 +339,11 @@ class DirectorySource:
     def os(self) -> str:
         return self._os
 
+    @property
+    def unavailable(self) -> Mapping[str, str]:
+        """Spec name → why it was unavailable when captured."""
+        return self._unavailable
+
     def read(self, spec: Spec) -> str:
         path = self.root / spec.name
         try:

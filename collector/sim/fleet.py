@@ -16,7 +16,6 @@ a fault, and editing every OS's raw formats for it would buy no coverage.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import ipaddress
 import json
@@ -76,6 +75,7 @@ class Capture:
         self.folder = folder
         self.directory = DirectorySource(folder)
         self.os = self.directory.os
+        self.unavailable = frozenset(self.directory.unavailable)
         self.files: dict[str, str] = {}
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.name not in ("host.toml", "manifest.json", "FAULTS.md"):
@@ -104,6 +104,9 @@ class OverlaySource:
     def read(self, spec: Spec) -> str:
         text = self.files.get(spec.name)
         if text is not None:
+            return text
+        text = self.capture.files.get(spec.name)
+        if text is not None and spec.name not in self.capture.unavailable:
             return text
         return self.capture.directory.read(spec)  # raises Unavailable as the capture did
 
@@ -142,6 +145,11 @@ class SimHost:
         self._encoded: bytes = b""  # snapshot_pb of _derived without taken_at
         self._settled = False
         self._kernel_t = -1.0
+        # Kinds that log kernel messages (only they are asked, each cycle).
+        self._kernel_faults = tuple(
+            f for f in self.faults if type(f).kernel is not FaultKind.kernel
+        )
+        self._pending: list[bytes] = []  # snapshots not yet spooled (one commit per step)
         self.collections = 0  # how often the probes ran
         self.events = 0
 
@@ -163,7 +171,8 @@ class SimHost:
     async def cycle(self, t: float, executor: ThreadPoolExecutor) -> None:
         """One collection at t seconds into the run: spool its events and its snapshot."""
         self.now_ms = self.start_ms + int(t * 1000)
-        await asyncio.to_thread(self._kernel_events, t)
+        if self._kernel_faults:
+            self._kernel_events(t)
         key = tuple(f.state(t, self.view) for f in self.faults)
         if key != self._key or self._collected is None:
             self._key = key
@@ -194,12 +203,18 @@ class SimHost:
             if not self._settled:
                 self._derived = derived
                 self._encoded = snapshot_pb(derived).SerializeToString()
-        body = restamp(_NORMAL_PREFIX, self._encoded, self.now_ms)
-        self.spool.append(Priority.NORMAL, "snapshot", body)
+        self._pending.append(restamp(_NORMAL_PREFIX, self._encoded, self.now_ms))
+
+    def flush(self) -> None:
+        """Spool the snapshots collected so far (before an event: the spool keeps order)."""
+        if self._pending:
+            self.spool.append_many(Priority.NORMAL, "snapshot", self._pending)
+            self._pending = []
 
     def _spool_events(self, probe: str, events: tuple[Event, ...]) -> None:
         name = eventlog.cursor_name(probe)
         for event, cursor in eventlog.fresh(events, self.spool.cursor(name)):
+            self.flush()
             body = encode_body(self.redactor.record(event), event.priority)
             self.spool.append(event.priority, "event", body, cursor=(name, cursor))
             self.events += 1
@@ -216,6 +231,7 @@ class SimHost:
             return
         parsed = kernel_log.parse_dmesg("\n".join(lines), self.capture.boot_time_ms)
         for event in parsed.value:
+            self.flush()
             body = encode_body(self.redactor.record(event), event.priority)
             self.spool.append(event.priority, "event", body)
             self.events += 1
@@ -230,16 +246,30 @@ class SimHost:
         else:
             inv = HostInventory(hostname=spec.hostname, os_family=self.capture.os)
         interfaces, routes = snap.interfaces, snap.routes
+        checks = snap.gateway_checks
         if spec.address:
             interfaces, routes = _readdress(snap, spec.address, spec.profile.subnet)
+            # The probe checked the capture's gateway: it is the readdressed one now.
+            moved = {old.gateway: new.gateway for old, new in zip(snap.routes, routes, strict=True)
+                     if old.destination == "default" and old.gateway != new.gateway}  # fmt: skip
+            checks = tuple(
+                dataclasses.replace(c, gateway=moved[c.gateway]) if c.gateway in moved else c
+                for c in checks
+            )
         dns = snap.dns
         if spec.profile.dns_servers:
             dns = dataclasses.replace(dns or DnsConfig(), servers=spec.profile.dns_servers)
         return dataclasses.replace(
-            snap, inventory=inv, interfaces=interfaces, routes=routes, dns=dns
+            snap,
+            inventory=inv,
+            interfaces=interfaces,
+            routes=routes,
+            gateway_checks=checks,
+            dns=dns,
         )
 
     def close(self) -> None:
+        self.flush()
         self.spool.close()
 
 

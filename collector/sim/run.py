@@ -117,6 +117,7 @@ async def simulate(
             for a in agents:
                 for c in range(cycle0, min(cycles, cycle0 + step_cycles)):
                     await a.host.cycle(c * scenario.interval_s, executor)
+                a.host.flush()
                 if a.task is None:
                     a.task = asyncio.create_task(a.uplink.run(), name=f"uplink-{a.host.agent_id}")
                 a.uplink.wake.set()
@@ -154,9 +155,9 @@ async def simulate(
 def _backlog(hosts: list[SimHost]) -> tuple[int, int]:
     records = size = 0
     for h in hosts:
-        s = h.spool.status()
-        records += s.records
-        size += s.bytes
+        n, b = h.spool.waiting
+        records += n
+        size += b
     return records, size
 
 
@@ -171,7 +172,7 @@ async def _wait_below(agents: list[_Agent], limit: int, timeout: float) -> None:
     last_change = time.monotonic()
     last = -1
     while True:
-        records, _ = await asyncio.to_thread(_backlog, hosts)
+        records, _ = _backlog(hosts)
         if records < limit:
             return
         now = time.monotonic()
