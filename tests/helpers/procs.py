@@ -69,6 +69,7 @@ def start_collector(
     db: Path | str,
     log: Path,
     *,
+    host: str = "127.0.0.1",
     port: int = 0,
     config: str = "",
     extra: tuple[str, ...] = (),
@@ -76,7 +77,8 @@ def start_collector(
 ) -> CollectorProc:
     """Start a plaintext `rdiag-collector serve` on loopback; wait for its listening line.
 
-    db is a SQLite file or a database URL; config is TOML text for --config.
+    db is a SQLite file or a database URL; config is TOML text for --config; host is the
+    address to listen on instead of loopback (one an agent in a network namespace reaches).
     """
     url = db if isinstance(db, str) else f"sqlite:///{db}"
     argv = [str(BIN / "rdiag-collector")]
@@ -84,7 +86,7 @@ def start_collector(
         path = log.with_suffix(".toml")
         path.write_text(config)
         argv += ["--config", str(path)]
-    argv += ["--store", url, "serve", "--insecure", "--listen", f"127.0.0.1:{port}", *extra]
+    argv += ["--store", url, "serve", "--insecure", "--listen", f"{host}:{port}", *extra]
     with open(log, "a") as errfile:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env())
     assert proc.stdout is not None
