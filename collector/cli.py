@@ -75,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
 
     cfg = sub.add_parser("config", help="check or show the effective configuration")
     cfg.add_argument("action", choices=("check", "show"))
+
+    verify = sub.add_parser(
+        "verify", help="check the store's tickets and incidents against a scenario's expect:"
+    )
+    verify.add_argument("scenario", type=Path, help="a fleet simulator scenario (YAML)")
+    verify.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
+    verify.add_argument("--json", action="store_true", help="the report as JSON, not a table")
+    # Also after the subcommand (`verify s.yaml --store URL`); SUPPRESS keeps a --store
+    # given before it from being reset by this parser's default.
+    verify.add_argument(
+        "--store", metavar="URL", default=argparse.SUPPRESS, help="database URL (as --store)"
+    )
     return p
 
 
@@ -264,6 +276,18 @@ def _rules(args: argparse.Namespace, cfg: CollectorConfig) -> int:
     return 1 if failed or result.errors or untested or not total else 0
 
 
+def _verify(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    """0: every expectation holds; 1: some do not; 2: bad scenario or no store."""
+    from collector.sim.scenario import ScenarioError, load_scenario
+    from collector.sim.verify import verify_command
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        fail(PROG, str(exc), status=2)
+    return verify_command(scenario, cfg.store.url, junit=args.junit, as_json=args.json, prog=PROG)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
 
@@ -286,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
                     return _rules(args, cfg)
                 case "config":
                     return config_command(args.action, cfg)
+                case "verify":
+                    return _verify(args, cfg)
         except StoreError as exc:
             fail(PROG, f"store error: {exc}", status=1)
         return 2
