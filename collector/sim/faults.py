@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from collector.engine.lang import duration_ms
-from collector.sim.scenario import Fault, SimHostSpec
+from collector.sim.scenario import Fault, Selector, SimHostSpec
 
 Files = MutableMapping[str, str]  # spec name -> raw output
 
@@ -95,9 +95,14 @@ def _load_kinds() -> None:
     from collector.sim import faults_boot, faults_disk, faults_drivers, faults_net  # noqa: F401
 
 
+_loaded = False
+
+
 def kinds() -> dict[str, type[FaultKind]]:
-    if not KINDS:
+    global _loaded
+    if not _loaded:  # not `if not KINDS`: a test may have imported one family already
         _load_kinds()
+        _loaded = True
     return KINDS
 
 
@@ -124,6 +129,10 @@ def check_params(kind: str, params: Mapping[str, Any], oses: set[str]) -> tuple[
             parse_param(spec, params[key])
         except ValueError as exc:
             return key, str(exc)
+    try:  # what a kind checks beyond each parameter's type (its __init__ parses them)
+        cls(Fault(kind, Selector("*", "*"), 0.0, None, dict(params), 0))
+    except ValueError as exc:
+        return "", str(exc)
     wrong = sorted(oses - set(cls.oses))
     if wrong:
         return "hosts", f"{kind} applies to {', '.join(cls.oses)} hosts, not {', '.join(wrong)}"
