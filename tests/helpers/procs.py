@@ -2,67 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import re
-import select
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from collector.sim.process import BIN, CollectorProc, clean_env
+from collector.sim.process import start_collector as _start
+
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+__all__ = ["BIN", "ROOT", "CollectorProc", "env", "free_port", "start_collector"]
 
 
 def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("RDIAG_")}
+    out = clean_env()
     out["PYTHONPATH"] = str(ROOT)
     return out
-
-
-@dataclass
-class CollectorProc:
-    proc: subprocess.Popen[str]
-    address: str
-    url: str
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful anything, as a crash or an OOM kill would do."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._close()
-
-    def _close(self) -> None:
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def stop(self, grace: float = 20) -> int:
-        """SIGTERM, then SIGKILL after grace seconds (and raise: it should have stopped)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise
-            finally:
-                self._close()
-        self._close()
-        return self.proc.returncode
-
-    def __enter__(self) -> CollectorProc:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_collector(
@@ -75,38 +27,9 @@ def start_collector(
     extra: tuple[str, ...] = (),
     timeout: float = 30,
 ) -> CollectorProc:
-    """Start a plaintext `rdiag-collector serve` on loopback; wait for its listening line.
-
-    db is a SQLite file or a database URL; config is TOML text for --config; host is the
-    address to listen on instead of loopback (one an agent in a network namespace reaches).
-    """
-    url = db if isinstance(db, str) else f"sqlite:///{db}"
-    argv = [str(BIN / "rdiag-collector")]
-    if config:
-        path = log.with_suffix(".toml")
-        path.write_text(config)
-        argv += ["--config", str(path)]
-    argv += ["--store", url, "serve", "--insecure", "--listen", f"{host}:{port}", *extra]
-    with open(log, "a") as errfile:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env())
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        # Wait with a deadline: a collector that hangs before its listening line must not
-        # hang the caller (the line itself is written whole and flushed).
-        ready, _, _ = select.select([proc.stdout], [], [], left)
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"listening on (\S+)", line)
-        if m:
-            return CollectorProc(proc, m.group(1), url, log)
-    proc.kill()
-    proc.wait()
-    proc.stdout.close()
-    raise RuntimeError(f"collector did not start; log:\n{log.read_text(errors='replace')}")
+    """collector.sim.process.start_collector with this checkout on PYTHONPATH."""
+    return _start(db, log, host=host, port=port, config=config, extra=extra, timeout=timeout,
+                  env=env())  # fmt: skip
 
 
 def free_port() -> int:
