@@ -123,3 +123,14 @@ def test_every_library_scenario_loads(path: Path) -> None:
     sc = load_scenario(path)
     assert sc.hosts()
     assert sc.expect.only, "a library scenario says everything it expects"
+
+
+def test_readme_lists_every_fault_kind_with_its_parameters() -> None:
+    from collector.sim.faults import kinds
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, kind in kinds().items():
+        line = next((ln for ln in readme.splitlines() if ln.startswith(f"| `{name}` |")), None)
+        assert line is not None, f"README's fault table lacks {name}"
+        for param in kind.params:
+            assert f"`{param}`" in line, f"README: {name} lacks its parameter {param}"
