@@ -9,7 +9,6 @@ host's HistoryDelta and the Fleet's delta for the store to write.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,12 +18,16 @@ from collector.engine import template
 from collector.engine.history import HostHistory, RuleState, StoredEvent, event_key
 from collector.engine.lang import MAX_WINDOW_MS, kind_matcher
 from collector.engine.model import Change, Finding, IncidentUpdate, Persist, Rule
-from collector.engine.subjects import SUBJECTS, Facts, event_facts, host_facts
+from collector.engine.subjects import SUBJECTS, Facts, LayeredFacts, event_facts, host_facts
 
 log = logging.getLogger("rdiag.collector.engine")
 
 NOT_REPORTED = "not reported"
 _NEVER_S = 10.0**9  # last_seen() of an event that never happened
+
+
+# (rule, rule id, component or None for the subject's key, condition): RuleSet.evaluations
+Evaluation = tuple[Rule, str, Callable[[Facts, str], str] | None, Callable[[Facts, Any], Any]]
 
 
 class RuleSet:
@@ -61,6 +64,7 @@ class RuleSet:
         self._keep = kind_matcher("|".join(sorted(patterns))) if patterns else (lambda k: False)
         self._kept: dict[str, bool] = {}
         self._active: dict[tuple[str, str], list[Rule]] = {}
+        self._evaluations: dict[tuple[str, str], tuple[Evaluation, ...]] = {}
         self.subjects = tuple(dict.fromkeys([*self.by_subject, *self.series]))
         self.event_rule_ids = {r.id: r for _, r in self.event_rules}
         # "volume.used_bytes" for each series field, made once.
@@ -80,6 +84,20 @@ class RuleSet:
             rules = self.by_subject.get(subject, [])
             found = [r for r in rules if not os_family or os_family in r.os]
             self._active[(subject, os_family)] = found
+        return found
+
+    def evaluations(self, subject: str, os_family: str) -> tuple[Evaluation, ...]:
+        """active(), as what the snapshot loop calls for each record: (rule, its id, how it
+        names its component, None for the subject's key, its condition). Made once per
+        subject and OS: that loop runs for every rule of every record ingested."""
+        found = self._evaluations.get((subject, os_family))
+        if found is None:
+            found = tuple(
+                (rule, rule.id, None if not rule.component else self.component[rule.id],
+                 rule.when.fn)
+                for rule in self.active(subject, os_family)
+            )  # fmt: skip
+            self._evaluations[(subject, os_family)] = found
         return found
 
     def keeps(self, kind: str) -> bool:
@@ -203,8 +221,22 @@ class Context:
         return pts
 
     def delta(self, facts: Facts, name: str, window: int) -> float:
-        pts = self._points(facts, name, window)
-        return pts[-1][1] - pts[0][1] if len(pts) >= 2 else 0.0
+        """_points(...)[-1] - _points(...)[0] (0 with fewer than two), without building
+        the list: the most common history call, run for every PCI device and interface."""
+        start, now = self.now - window, self.now
+        pts, lo, hi = self.h.window(f"{self.subject}.{name}", facts["__key"], start, now)
+        count = hi - lo
+        if count and pts[lo][0] <= start:
+            first = pts[lo][1]
+        elif lo:  # the value the series had when the window opened, carried to its start
+            first, count = pts[lo - 1][1], count + 1
+        else:
+            first = pts[lo][1] if count else 0.0
+        if count and hi > lo and pts[hi - 1][0] >= now:
+            last = pts[hi - 1][1]
+        else:  # the current value, now
+            last, count = float(facts[name]), count + 1
+        return last - first if count >= 2 else 0.0
 
     def rate(self, facts: Facts, name: str, window: int) -> float:
         pts = self._points(facts, name, window)
@@ -247,9 +279,13 @@ _PROBE_OF = {
 }  # fmt: skip
 
 
-def _probe_failed(snap: Snapshot, subject: str) -> bool:
-    probe = _PROBE_OF.get(subject, "")
-    return any(e.probe == probe for e in snap.errors)
+def _failed_subjects(snap: Snapshot) -> frozenset[str]:
+    """The subjects whose probe reported an error this cycle (once per snapshot, not per
+    subject)."""
+    if not snap.errors:
+        return frozenset()
+    probes = {e.probe for e in snap.errors}
+    return frozenset(s for s in SUBJECTS if _PROBE_OF.get(s, "") in probes)
 
 
 def _fit(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
@@ -380,13 +416,15 @@ class Engine:
         os_family = str(hfacts.get("os_family") or "")
         found: list[Finding] = []
         states = hist.states
-        components = self.rules.component
+        failed = _failed_subjects(snap)
         for subject_name in self.rules.subjects:
             subject = SUBJECTS[subject_name]
             active = self.rules.active(subject_name, os_family)
             series = self.rules.series_names.get(subject_name, ())
             if not active and not series:
                 continue
+            evaluations = self.rules.evaluations(subject_name, os_family)
+            getters = subject.getters
             ctx = Context(hist, now, subject_name)
             # One step per rule and component per snapshot, whatever the number of records
             # naming it (a DNS server asked several names, two reports of one crash): the
@@ -394,34 +432,32 @@ class Engine:
             # name is up; a zone problem is not a server outage).
             verdicts: dict[tuple[str, str], tuple[Rule, Facts, bool]] = {}
             for record in subject.records(snap):
-                facts = subject.lazy(record, hfacts)
+                facts = LayeredFacts({}, hfacts, record, getters)  # subject.lazy, inlined
                 key = subject.key(facts)
                 facts["__key"] = key
-                for getter, series_name in series:
-                    value = getter(record)
-                    if type(value) is int or (type(value) is float and math.isfinite(value)):
-                        hist.add_point(series_name, key, now, float(value))
-                for rule in active:
-                    component = components[rule.id](facts, key)
+                if series:
+                    hist.add_record_points(series, record, key, now)
+                for rule, rule_id, name_of, condition in evaluations:
+                    component = key if name_of is None else name_of(facts, key)
                     try:
-                        holds = bool(rule.when.fn(facts, ctx))
+                        holds = bool(condition(facts, ctx))
                     except Exception as exc:  # a rule's failure must not stop the others
                         self.errors.add(rule, exc)
                         continue
-                    before = verdicts.get((rule.id, component))
+                    verdict = (rule_id, component)
+                    before = verdicts.get(verdict)
                     if before is None:
-                        verdicts[(rule.id, component)] = (rule, facts, holds)
+                        verdicts[verdict] = (rule, facts, holds)
                     elif before[2] and not holds:
-                        verdicts[(rule.id, component)] = (rule, facts, False)
+                        verdicts[verdict] = (rule, facts, False)
             for (rule_id, component), (rule, seen_facts, holds) in verdicts.items():
                 if not holds and (rule_id, component) not in states:
                     continue  # the common case: nothing holds, nothing was pending
                 finding = self._step(rule, hist, ctx, seen_facts, component, holds, now)
                 if finding is not None:
                     found.append(finding)
-            seen = set(verdicts)
-            if active and not _probe_failed(snap, subject_name):
-                found += self._gone(active, hist, seen, now)
+            if active and states and subject_name not in failed:  # no states: nothing gone
+                found += self._gone(active, hist, set(verdicts), now)
         found += self._quiet_event_rules(hist, now, os_family)
         hist.mark_snapshot(now)
         return self._correlate(hist, found)
@@ -686,10 +722,17 @@ EVIDENCE_EVERY_MS = 10 * 60_000  # a firing finding's timeline and log lines are
 
 def _values(rule: Rule, facts: Facts) -> dict[str, Any]:
     """The fields the rule names for its evidence, then every other fact its conditions read."""
-    ev = rule.evidence
-    read = rule.when.names | (rule.clear.names if rule.clear else set())
-    names = [*ev.fields, *sorted(read - set(ev.fields))]
-    return {n: _shown(facts[n]) for n in names if n in facts}
+    known = _VALUE_NAMES.get(id(rule))
+    if known is None or known[0] is not rule:
+        ev = rule.evidence
+        read = rule.when.names | (rule.clear.names if rule.clear else set())
+        known = _VALUE_NAMES[id(rule)] = (rule, (*ev.fields, *sorted(read - set(ev.fields))))
+    return {n: _shown(facts[n]) for n in known[1] if n in facts}
+
+
+# _values' names by rule (its identity: rules are unhashable), worked out once: every
+# repeat of a finding shows its values.
+_VALUE_NAMES: dict[int, tuple[Rule, tuple[str, ...]]] = {}
 
 
 def _evidence(

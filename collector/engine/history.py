@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,27 @@ class HostHistory:
                 self._delta.points_removed.append((series, component, t))
             points[:] = older[0::2] + points[half:]
 
+    def add_record_points(
+        self,
+        series: Iterable[tuple[Callable[[Any], Any], str]],
+        record: object,
+        component: str,
+        t_ms: int,
+    ) -> None:
+        """add_point for each (how to read it, series name) of one record's numeric fields
+        (a value that is not a finite number is not a point). Most of them did not change
+        since the last point, which is checked here without a call per field: a snapshot
+        has dozens (every counter of every interface)."""
+        known = self._series
+        for getter, name in series:
+            value = getter(record)
+            if type(value) is int or (type(value) is float and math.isfinite(value)):
+                v = float(value)
+                points = known.get((name, component))
+                if points and points[-1][0] < t_ms and points[-1][1] == v:
+                    continue  # what add_point would conclude: unchanged
+                self.add_point(name, component, t_ms, v)
+
     def before(self, series: str, component: str, t_ms: int) -> tuple[int, float] | None:
         """The last point older than t_ms: the value the series had when a window opened."""
         points = self._series.get((series, component), [])
@@ -221,6 +243,16 @@ class HostHistory:
         lo = bisect.bisect_left(points, (start_ms, float("-inf")))
         hi = bisect.bisect_right(points, (end_ms, float("inf")))
         return points[lo:hi]
+
+    def window(
+        self, series: str, component: str, start_ms: int, end_ms: int
+    ) -> tuple[list[tuple[int, float]], int, int]:
+        """(the series' points, lo, hi): points[lo:hi] is points(...) and points[lo - 1]
+        before(...) when lo > 0; nothing copied. The list is the history's: read only."""
+        points = self._series.get((series, component), _NO_POINTS)
+        lo = bisect.bisect_left(points, (start_ms, float("-inf")))
+        hi = bisect.bisect_right(points, (end_ms, float("inf")))
+        return points, lo, hi
 
     def point_count(self) -> int:
         return sum(len(v) for v in self._series.values())
@@ -258,6 +290,7 @@ class HostHistory:
 
 
 REPEAT_WRITE_MS = 10 * 60_000
+_NO_POINTS: list[tuple[int, float]] = []
 
 
 def _only_repeated(before: RuleState, after: RuleState) -> bool:

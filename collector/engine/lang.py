@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -269,8 +270,10 @@ def check_pattern(pattern: str) -> None:
             raise LangError(f"bad event kind pattern {part!r}: use disk.io_error, disk.* or a|b")
 
 
+@functools.lru_cache(maxsize=4096)
 def kind_matcher(pattern: str) -> Callable[[str], bool]:
-    """'disk.io_error', 'disk.*', '*' or 'a|b' → a predicate on event kinds."""
+    """'disk.io_error', 'disk.*', '*' or 'a|b' → a predicate on event kinds (cached: the
+    engine asks again for every evaluation of a windowed condition)."""
     exact = {p for p in pattern.split("|") if not p.endswith("*")}
     prefixes = tuple(p[:-1] for p in pattern.split("|") if p.endswith("*"))
     return lambda kind: kind in exact or kind.startswith(prefixes)

@@ -7,6 +7,7 @@ problem becomes BadBatch with a sentence that says what was wrong.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -89,6 +90,50 @@ class _Bad(Exception):
 _DECODERS: dict[type, Callable[[Message], object]] = {}
 
 
+Parts = defaultdict[str, dict[bytes, object]]  # "devices", "inventory.disks" → bytes → record
+
+
+class SnapshotMemo:
+    """The parts of one agent's recent snapshots, by their wire bytes.
+
+    Most of a host's snapshot repeats its last one (devices, drivers, routes, addresses,
+    a quiet disk's SMART data), and decoding and checking those parts again was the
+    largest cost of ingest after the rules (tests/bench/bench_ingest.py, realistic load).
+    A part that arrives as the same bytes as before decodes to the same record, so it is
+    taken from here; records are frozen, so sharing one between snapshots is safe.
+    Bounded by what the host reports: a field's parts are forgotten once they number
+    more than a few times what one snapshot has (parts that change every cycle, such as
+    probe timings, come and go). Belongs to one stream, and is dropped with it.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: Parts = defaultdict(dict)
+
+
+def _keep(parts: dict[bytes, object], key: bytes, record: object) -> object:
+    parts[key] = record
+    return record
+
+
+def _bounded(parts: dict[bytes, object], count: int) -> dict[bytes, object]:
+    """parts, emptied first when it holds far more than the count one snapshot sends."""
+    if len(parts) > 4 * count + 16:
+        parts.clear()
+    return parts
+
+
+_MEMO_DECODERS: dict[tuple[type, str], Callable[[Message, Parts], object]] = {}
+
+
+def _memo_decoder(cls: type, path: str = "") -> Callable[[Message, Parts], object]:
+    found = _MEMO_DECODERS.get((cls, path))
+    if found is None:
+        found = _MEMO_DECODERS[(cls, path)] = _compile(cls, memo=path)
+    return found
+
+
 def _decoder(cls: type) -> Callable[[Message], object]:
     found = _DECODERS.get(cls)
     if found is None:
@@ -96,10 +141,15 @@ def _decoder(cls: type) -> Callable[[Message], object]:
     return found
 
 
-def _compile(cls: type) -> Callable[[Message], object]:
+def _compile(cls: type, memo: str | None = None) -> Callable[..., object]:
     """Python source for one class's checks and constructor call, exec'd once: no
-    per-field dispatch, no error text built unless something is wrong."""
-    env: dict[str, object] = {"_Bad": _Bad, "_fin": math.isfinite, "_cls": cls}
+    per-field dispatch, no error text built unless something is wrong.
+
+    memo (the path of this class's message in the snapshot, "" for the snapshot itself):
+    the decoder takes (message, parts) and looks its message fields up in parts
+    (SnapshotMemo.parts) by their bytes before decoding them, keeping what it decoded."""
+    env: dict[str, object] = {"_Bad": _Bad, "_fin": math.isfinite, "_cls": cls,
+                              "_keep": _keep, "_bounded": _bounded}  # fmt: skip
     body: list[str] = []
     names: list[str] = []
     for f in shape(cls):
@@ -129,6 +179,23 @@ def _compile(cls: type) -> Callable[[Message], object]:
                     f"if any('\\x00' in k for k in {v}) or any({check} for x in {v}.values()):",
                     "    raise _Bad",
                 ]
+            case Kind.MESSAGE | Kind.REPEATED_MESSAGE if memo is not None:
+                path = f"{memo}{n}"
+                if any(g.kind in (Kind.MESSAGE, Kind.REPEATED_MESSAGE) for g in shape(f.type)):
+                    env[f"_D_{n}"] = _memo_decoder(f.type, f"{path}.")
+                    make = f"_D_{n}(x, parts)"
+                else:
+                    env[f"_D_{n}"] = _decoder(f.type)
+                    make = f"_D_{n}(x)"
+                # A part seen before is the record it was; a new one is decoded and kept.
+                get = f"(o[k] if (k := x.SerializeToString()) in o else _keep(o, k, {make}))"
+                if f.kind == Kind.REPEATED_MESSAGE:
+                    body += [f"o = _bounded(parts['{path}'], len(m.{n}))",
+                             f"{v} = tuple([{get} for x in m.{n}])"]  # fmt: skip
+                else:
+                    body += [f"o, x = _bounded(parts['{path}'], 1), m.{n}"]
+                    body += [f"{v} = {get} if m.HasField('{n}') else None" if f.optional
+                             else f"{v} = {get}"]  # fmt: skip
             case Kind.MESSAGE:
                 env[f"_D_{n}"] = _decoder(f.type)
                 if f.optional:
@@ -138,7 +205,9 @@ def _compile(cls: type) -> Callable[[Message], object]:
             case Kind.REPEATED_MESSAGE:
                 env[f"_D_{n}"] = _decoder(f.type)
                 body += [f"{v} = tuple(map(_D_{n}, m.{n}))"]
-    source = "def decode(m):\n" + "".join(f"    {line}\n" for line in body)
+    source = f"def decode(m{'' if memo is None else ', parts'}):\n" + "".join(
+        f"    {line}\n" for line in body
+    )
     source += f"    return _cls({', '.join(names)})\n"
     exec(compile(source, f"<decoder {cls.__name__}>", "exec"), env)
     decode = env["decode"]
@@ -193,8 +262,17 @@ def inventory(msg: pb.HostInventory) -> HostInventory:
     return from_pb(msg, HostInventory, "inventory")
 
 
-def snapshot(msg: pb.Snapshot) -> Snapshot:
-    return from_pb(msg, Snapshot, "snapshot")
+def snapshot(msg: pb.Snapshot, memo: SnapshotMemo | None = None) -> Snapshot:
+    """memo: the stream's recent snapshot parts (the same record, decoded faster)."""
+    if memo is None:
+        return from_pb(msg, Snapshot, "snapshot")
+    try:
+        snap = _memo_decoder(Snapshot)(msg, memo.parts)
+    except _Bad:
+        _located(msg, Snapshot, "snapshot")
+        raise BadBatch("snapshot: a value is out of range") from None
+    assert isinstance(snap, Snapshot)
+    return snap
 
 
 def event(msg: pb.Event) -> Event:
@@ -205,13 +283,14 @@ def stats(msg: pb.AgentStats) -> AgentStats:
     return from_pb(msg, AgentStats, "stats")
 
 
-def _record(rec: pb.Record) -> DecodedRecord:
+def _record(rec: pb.Record, memo: SnapshotMemo | None = None) -> DecodedRecord:
     if int(rec.priority) not in _PRIORITIES:
         raise BadBatch(f"record {rec.seq} has unknown priority {rec.priority}")
     body: Body
     match rec.WhichOneof("body"):
         case "snapshot":
-            body, kind, at = snapshot(rec.snapshot), RecordKind.SNAPSHOT, rec.snapshot.taken_at_ms
+            body, kind = snapshot(rec.snapshot, memo), RecordKind.SNAPSHOT
+            at = rec.snapshot.taken_at_ms
         case "event":
             body, kind, at = event(rec.event), RecordKind.EVENT, rec.event.time_ms
         case "stats":
@@ -246,8 +325,12 @@ def check_envelope(batch: cpb.Batch, last_seq_in_stream: int) -> None:
         )
 
 
-def decode_records(batch: cpb.Batch, payload: bytes) -> list[DecodedRecord]:
-    """Parse the decompressed payload and check it matches the envelope."""
+def decode_records(
+    batch: cpb.Batch, payload: bytes, memo: SnapshotMemo | None = None
+) -> list[DecodedRecord]:
+    """Parse the decompressed payload and check it matches the envelope.
+
+    memo: the stream's SnapshotMemo (the same records as without it, decoded faster)."""
     try:
         parsed = pb.TelemetryBatch.FromString(payload)
     except DecodeError as exc:
@@ -273,7 +356,7 @@ def decode_records(batch: cpb.Batch, payload: bytes) -> list[DecodedRecord]:
             f"records run from sequence {first} to {last}, "
             f"the batch declares {batch.seq_first}-{batch.seq_last}"
         )
-    return [_record(r) for r in parsed.records]
+    return [_record(r, memo) for r in parsed.records]
 
 
 def welcome(

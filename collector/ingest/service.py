@@ -79,6 +79,9 @@ class _Stream:
     # rule states: one per rule and component).
     drafts: dict[tuple[str, str], TicketDraft] = field(default_factory=dict)
     peer: str = ""
+    # The parts of this host's last snapshot, by their bytes: most of the next one repeats
+    # them and is not decoded again (convert.SnapshotMemo).
+    memo: convert.SnapshotMemo = field(default_factory=convert.SnapshotMemo)
     # The last batch handed to the committer: the next one is committed only after it
     # (the committer fails it if this one was not stored).
     last_commit: asyncio.Future[BatchResult] | None = None
@@ -313,7 +316,7 @@ class CollectorService(cpb_grpc.CollectorServicer):
             payload = self._codec.decompress(
                 batch.payload, batch.codec, batch.dictionary_id, self._max_batch_bytes
             )
-            records = convert.decode_records(batch, payload)
+            records = convert.decode_records(batch, payload, stream.memo)
         except (CodecError, convert.BadBatch) as exc:
             await self._reject(batch, stream, str(exc))
             raise _Abort(

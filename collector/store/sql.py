@@ -52,7 +52,7 @@ from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
 from collector.engine.model import IncidentUpdate
 from collector.store.clock import ObservedClock, wall_clock_ms
-from collector.store.lifecycle import FINAL, Lifecycle, active_silences
+from collector.store.lifecycle import FINAL, Lifecycle, Prepared, active_silences
 from collector.store.model import (
     AgentHealth,
     BatchResult,
@@ -101,6 +101,9 @@ _USERINFO = re.compile(r"^([\w+]+://[^:/]*:)([^@]*)@")
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message is one line and names the URL."""
+
+
+OBSERVED_TICK_MS = 60_000  # with store.clock = observed: a lifecycle tick per simulated minute
 
 
 def open_store(
@@ -154,6 +157,7 @@ class SqlStore(TicketsMixin):
     ) -> None:
         self._engine = engine
         self._clock = clock
+        self._ticked_ms = 0  # the observed clock's last lifecycle tick (save_batches)
         self.policy = policy
         self._url = shown_url
         self._sql = _Statements.for_dialect(engine.dialect.name)
@@ -196,12 +200,20 @@ class SqlStore(TicketsMixin):
         """
         if not batches:
             return []
+        observed = isinstance(self._clock, ObservedClock)
         if isinstance(self._clock, ObservedClock):
             newest = max((r.observed_at_ms for b in batches for r in b.records), default=0)
             self._clock.observe(newest)
         now = self._clock()
         with self._transaction(self._write_lock) as conn:
-            return self._save_group(conn, batches, now)
+            results = self._save_group(conn, batches, now)
+            if observed and now - self._ticked_ms >= OBSERVED_TICK_MS:
+                # Simulated time passes with the observations: what falls due by it (a
+                # hold-down's auto-resolve) happens now, not at the outbox's next tick,
+                # which counts wall-clock seconds while the fleet's minutes fly by.
+                self._life(conn).tick()
+                self._ticked_ms = now
+            return results
 
     def _save_group(
         self, conn: Connection, batches: Sequence[IncomingBatch], now: int
@@ -723,7 +735,7 @@ def _host(row: RowMapping) -> Host:
 
 def _to_json(value: Mapping[str, Any]) -> str:
     # Sorted and compact, so equal values are equal text on every backend.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+    return _JSON.encode(value)
 
 
 def _plain(value: object) -> object:
@@ -731,6 +743,10 @@ def _plain(value: object) -> object:
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# json.dumps with these options makes a new encoder on every call; one is enough.
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
 
 
 def _rule_state(row: RowMapping) -> RuleState:
@@ -788,20 +804,32 @@ def _apply_history(conn: Connection, sql: _Statements, deltas: Sequence[HistoryD
         conn.execute(sql.mark_snapshot, [{"a": a, "t": t} for a, t in sorted(marks.items())])
 
 
+# One statement per set of absorbed rules (a rule pack has a handful), built once: a root
+# cause's every repeat asks, and building it each time cost more than running it.
+_MERGEABLE: dict[tuple[str, ...], Prepared] = {}
+
+
+def _mergeable(absorbs: tuple[str, ...]) -> Prepared:
+    found = _MERGEABLE.get(absorbs)
+    if found is None:
+        found = _MERGEABLE[absorbs] = Prepared(
+            select(tickets.c.id).where(
+                tickets.c.agent_id == bindparam("a"),
+                tickets.c.rule_id.in_([bindparam(f"r{i}") for i in range(len(absorbs))]),
+                OPEN_TICKET,
+                tickets.c.last_seen_ms >= bindparam("s"),
+                tickets.c.id != bindparam("t"),
+            )
+        )
+    return found
+
+
 def _merge_into(life: Lifecycle, ticket_id: int, draft: TicketDraft) -> None:
     """The root cause's ticket takes over the open tickets of the findings it explains."""
     conn = life.conn
-    merged = list(
-        conn.execute(
-            select(tickets.c.id).where(
-                tickets.c.agent_id == draft.agent_id,
-                tickets.c.rule_id.in_(draft.absorbs),
-                OPEN_TICKET,
-                tickets.c.last_seen_ms >= draft.absorb_since_ms,
-                tickets.c.id != ticket_id,
-            )
-        ).scalars()
-    )
+    params = {"a": draft.agent_id, "s": draft.absorb_since_ms, "t": ticket_id,
+              **{f"r{i}": rule_id for i, rule_id in enumerate(draft.absorbs)}}  # fmt: skip
+    merged = list(_mergeable(tuple(draft.absorbs)).run(conn, params).scalars())
     _fold(life, merged, f"Merged into ticket #{ticket_id}, the root cause on this host.",
           merged_into=ticket_id)  # fmt: skip
 

@@ -2,6 +2,7 @@
 
     python -m tests.bench.ingest_client --collector ADDR --streams 16 --batches 400 \
         --snapshots-per-batch 1 --in-flight 4 --ticket-every 10 --agent-prefix run1
+    python -m tests.bench.ingest_client --collector ADDR --realistic --faulty-every 10 ...
 
 Every stream is what one agent would be: its own channel (TCP connection), a
 Hello with its agent id, spool epoch and inventory, then Batch messages built
@@ -9,6 +10,13 @@ with the agent's own code (agent.uplink.convert.encode_body / batch_payload /
 batch_message, agent.common.codec zstd), at most --in-flight unacked, exactly
 as agent.uplink.client.Uplink sends them. Everything is encoded and compressed
 before the clock starts, so the figure is the collector's, not the encoder's.
+
+--realistic sends workstation snapshots made by the agent's own probes over the capture
+folders in tests/fixtures/hosts (what a real host's cycle costs the rules, not three
+volumes): most streams are sim-linux-healthy, every --faulty-every'th one alternates
+between sim-linux-laptop-faults and sim-windows11-laptop. Each stream is its own host
+(hostname ws-<agent id>), its snapshots 60 s apart, with what moves between a live host's
+cycles moving (uptime, probe timings, volumes' used bytes, disk and interface counters).
 
 Protocol with the parent (one JSON line each on stdout):
     {"ready": ...}   every stream has its Welcome; then the parent writes "go" on stdin
@@ -20,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -37,6 +47,10 @@ from agent.uplink.spool import SpoolRow
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
 from tests.helpers.records import inventory
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hosts"
+HEALTHY = "sim-linux-healthy"
+FAULTY = ("sim-linux-laptop-faults", "sim-windows11-laptop")
 
 GIB = 1024**3
 
@@ -56,6 +70,75 @@ def snapshot(inv: HostInventory, i: int, full: bool) -> Snapshot:
     return Snapshot(taken_at_ms=1_700_000_000_000 + i * 60_000, inventory=inv, volumes=volumes)
 
 
+async def captured(name: str) -> Snapshot:
+    """One cycle of the agent's real probes over a capture folder, as collect_once runs them."""
+    from agent.probes import PROBES
+    from agent.probes.base import ProbeContext
+    from agent.runner import collect
+    from agent.sources import DirectorySource
+
+    got = await collect(
+        DirectorySource(FIXTURES / name),
+        PROBES,
+        timeout_s=10,
+        clock_ms=lambda: 1_700_000_000_000,
+        agent_version="bench",
+        context=ProbeContext(),
+    )
+    return got.snapshot
+
+
+def realistic(base: Snapshot, agent_id: str, i: int) -> Snapshot:
+    """Cycle i of one host: the captured snapshot 60 s later each time, as host ws-<agent id>,
+    with what moves between a live host's cycles moving: uptime, probe timings, the used
+    bytes of its volumes (a few MiB), its disks' and active interfaces' counters. What a
+    host does not change (devices, drivers, routes, addresses) stays as captured."""
+    drift = (i * 7919) % 4096 * 4096
+    volumes = tuple(
+        dataclasses.replace(v, used_bytes=v.used_bytes + drift, free_bytes=v.free_bytes - drift)
+        if v.free_bytes > drift
+        else v
+        for v in base.volumes
+    )
+    timings = tuple(
+        dataclasses.replace(t, wall_seconds=t.wall_seconds * (1 + (i + k) % 7 / 50),
+                            cpu_seconds=t.cpu_seconds * (1 + (i + k) % 5 / 50))
+        for k, t in enumerate(base.timings)
+    )  # fmt: skip
+    disk_io = tuple(
+        dataclasses.replace(d, reads=d.reads + 40 * i, writes=d.writes + 90 * i,
+                            io_ms=d.io_ms + 30 * i)
+        for d in base.disk_io
+    )  # fmt: skip
+    interfaces = tuple(
+        dataclasses.replace(n, rx_bytes=n.rx_bytes + 150_000 * i, tx_bytes=n.tx_bytes + 40_000 * i)
+        if n.rx_bytes
+        else n
+        for n in base.interfaces
+    )
+    inv = base.inventory
+    if inv is not None:
+        inv = dataclasses.replace(
+            inv, hostname=f"ws-{agent_id}", uptime_seconds=inv.uptime_seconds + 60 * i
+        )
+    return dataclasses.replace(
+        base,
+        taken_at_ms=1_700_000_000_000 + i * 60_000,
+        inventory=inv,
+        volumes=volumes,
+        timings=timings,
+        disk_io=disk_io,
+        interfaces=interfaces,
+    )
+
+
+def fixture_for(stream: int, faulty_every: int) -> str:
+    """Which capture a stream's host is: healthy, every faulty_every'th one faulty."""
+    if faulty_every > 0 and stream % faulty_every == faulty_every - 1:
+        return FAULTY[(stream // faulty_every) % len(FAULTY)]
+    return HEALTHY
+
+
 @dataclass
 class StreamPlan:
     agent_id: str
@@ -67,9 +150,18 @@ class StreamPlan:
 
 
 def plan_stream(
-    agent_id: str, batches: int, per_batch: int, with_stats: bool, ticket_every: int, codec: Codec
+    agent_id: str,
+    batches: int,
+    per_batch: int,
+    with_stats: bool,
+    ticket_every: int,
+    codec: Codec,
+    base: Snapshot | None = None,
 ) -> StreamPlan:
+    """base: a captured snapshot to send (realistic) instead of the synthetic one."""
     inv = inventory(f"ws-{agent_id}")
+    if base is not None and base.inventory is not None:
+        inv = dataclasses.replace(base.inventory, hostname=f"ws-{agent_id}")
     seq = 0
     n = 0
     messages: list[cpb.AgentMessage] = []
@@ -78,7 +170,8 @@ def plan_stream(
         for _ in range(per_batch):
             seq += 1
             full = ticket_every > 0 and n % ticket_every == ticket_every - 1
-            body = encode_body(snapshot(inv, n, full), Priority.NORMAL)
+            snap = snapshot(inv, n, full) if base is None else realistic(base, agent_id, n)
+            body = encode_body(snap, Priority.NORMAL)
             rows.append(SpoolRow(seq, Priority.NORMAL, "snapshot", body))
             n += 1
         if with_stats:  # the agent spools its own stats after every cycle
@@ -175,9 +268,14 @@ def emit(obj: object) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     codec = Codec()
+    bases: dict[str, Snapshot] = {}
+    if args.realistic:
+        names = {fixture_for(i, args.faulty_every) for i in range(args.streams)}
+        bases = {name: await captured(name) for name in sorted(names)}
     plans = [
         plan_stream(f"{args.agent_prefix}-{i:03d}", args.batches, args.snapshots_per_batch,
-                    args.with_stats, args.ticket_every, codec)
+                    args.with_stats, args.ticket_every, codec,
+                    bases.get(fixture_for(i, args.faulty_every)))
         for i in range(args.streams)
     ]  # fmt: skip
     runs = await asyncio.gather(*(connect(args.collector, p) for p in plans))
@@ -219,4 +317,10 @@ if __name__ == "__main__":
         "--ticket-every", type=int, default=10, help="every Nth snapshot has a full volume"
     )
     p.add_argument("--agent-prefix", default="bench")
+    p.add_argument(
+        "--realistic", action="store_true", help="snapshots from the agent's probes over captures"
+    )
+    p.add_argument(
+        "--faulty-every", type=int, default=10, help="with --realistic: every Nth host is faulty"
+    )
     raise SystemExit(asyncio.run(main(p.parse_args())))
