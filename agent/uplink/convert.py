@@ -91,7 +91,7 @@ _RECORD_SEQ_TAG = b"\x08"  # field 1 (seq), wire type 0 (varint)
 _BATCH_RECORDS_TAG = b"\x0a"  # field 1 (records), wire type 2 (length-delimited)
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -104,7 +104,7 @@ def _varint(n: int) -> bytes:
 
 
 def record_bytes(seq: int, body: bytes) -> bytes:
-    return _RECORD_SEQ_TAG + _varint(seq) + body
+    return _RECORD_SEQ_TAG + varint(seq) + body
 
 
 def batch_payload(rows: Sequence[SpoolRow]) -> bytes:
@@ -112,7 +112,7 @@ def batch_payload(rows: Sequence[SpoolRow]) -> bytes:
     parts: list[bytes] = []
     for row in rows:
         rec = record_bytes(row.seq, row.body)
-        parts += (_BATCH_RECORDS_TAG, _varint(len(rec)), rec)
+        parts += (_BATCH_RECORDS_TAG, varint(len(rec)), rec)
     return b"".join(parts)
 
 

@@ -203,11 +203,7 @@ class Spool:
                     self._count_drop(drop_reason("spool_full", priority))
                     self._db.execute("COMMIT")
                     return None
-                cur = self._db.execute(
-                    "INSERT INTO records (priority, kind, created_ms, size, body) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (int(priority), kind, self._clock_ms(), size, body),
-                )
+                seq = self._insert(priority, kind, body)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -217,8 +213,7 @@ class Spool:
                 raise
             self._count += 1
             self._bytes += size
-            assert cur.lastrowid is not None
-            return int(cur.lastrowid)
+            return seq
 
     def append_many(self, priority: Priority, kind: str, bodies: Sequence[bytes]) -> int:
         """Store records of one kind and priority in one transaction; how many were kept.
@@ -240,11 +235,7 @@ class Spool:
                     if not self._make_room(size, priority):
                         self._count_drop(drop_reason("spool_full", priority))
                         continue
-                    self._db.execute(
-                        "INSERT INTO records (priority, kind, created_ms, size, body) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (int(priority), kind, self._clock_ms(), size, body),
-                    )
+                    self._insert(priority, kind, body)
                     self._count += 1
                     self._bytes += size
                     kept += 1
@@ -255,6 +246,14 @@ class Spool:
                 self._recount()
                 raise
         return kept
+
+    def _insert(self, priority: Priority, kind: str, body: bytes) -> int:
+        cur = self._db.execute(
+            "INSERT INTO records (priority, kind, created_ms, size, body) VALUES (?, ?, ?, ?, ?)",
+            (int(priority), kind, self._clock_ms(), len(body), body),
+        )
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
 
     def _write_cursor(self, name: str, value: str) -> None:
         self._db.execute(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from agent.redact import RedactionPolicy, Redactor
 from agent.runner import collect
 from agent.sources import DirectorySource, Unavailable
 from agent.specs import Spec
-from agent.uplink.convert import encode_body, snapshot_pb
+from agent.uplink.convert import encode_body, snapshot_pb, varint
 from agent.uplink.spool import Spool
 from collector.sim.faults import FaultKind, Files, HostView, build
 from collector.sim.scenario import Scenario, SimHostSpec
@@ -54,18 +54,6 @@ SPOOL_BYTES = 256 * 1024 * 1024  # a simulated day of a host fits, whatever the 
 # Snapshot.taken_at_ms a varint (0).
 _SNAPSHOT_TAG = bytes([pb.Record.DESCRIPTOR.fields_by_name["snapshot"].number << 3 | 2])
 _TAKEN_AT_TAG = bytes([pb.Snapshot.DESCRIPTOR.fields_by_name["taken_at_ms"].number << 3 | 0])
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 class Capture:
@@ -111,11 +99,23 @@ class OverlaySource:
         return self.capture.directory.read(spec)  # raises Unavailable as the capture did
 
 
+def kernel_events(host: HostView, logged: Iterable[tuple[float, str]]) -> tuple[Event, ...]:
+    """Kernel messages logged at run times t, as dmesg prints them (seconds since the
+    capture's boot), through the agent's kernel-log parser."""
+    lines = [
+        f"[{max(0.0, (host.start_ms + t * 1000 - host.boot_time_ms) / 1000):12.6f}] {message}"
+        for t, message in logged
+    ]
+    if not lines:
+        return ()
+    return kernel_log.parse_dmesg("\n".join(lines), host.boot_time_ms).value
+
+
 def restamp(record_prefix: bytes, snapshot: bytes, taken_at_ms: int) -> bytes:
     """A spooled snapshot Record whose snapshot says taken_at_ms (appended: last one wins)."""
-    stamp = _TAKEN_AT_TAG + _varint(taken_at_ms)
+    stamp = _TAKEN_AT_TAG + varint(taken_at_ms)
     inner = snapshot + stamp
-    return record_prefix + _SNAPSHOT_TAG + _varint(len(inner)) + inner
+    return record_prefix + _SNAPSHOT_TAG + varint(len(inner)) + inner
 
 
 class SimHost:
@@ -221,16 +221,9 @@ class SimHost:
 
     def _kernel_events(self, t: float) -> None:
         """Kernel messages the faults logged since the last cycle, through the dmesg parser."""
-        lines: list[str] = []
-        for f in self.faults:
-            for when, message in f.kernel(self.view, self._kernel_t, t):
-                offset = (self.start_ms + when * 1000 - self.capture.boot_time_ms) / 1000
-                lines.append(f"[{max(0.0, offset):12.6f}] {message}")
+        logged = [m for f in self._kernel_faults for m in f.kernel(self.view, self._kernel_t, t)]
         self._kernel_t = t
-        if not lines:
-            return
-        parsed = kernel_log.parse_dmesg("\n".join(lines), self.capture.boot_time_ms)
-        for event in parsed.value:
+        for event in kernel_events(self.view, logged):
             self.flush()
             body = encode_body(self.redactor.record(event), event.priority)
             self.spool.append(event.priority, "event", body)

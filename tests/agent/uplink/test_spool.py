@@ -386,3 +386,30 @@ def test_a_file_that_is_not_a_database_is_a_spool_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(SpoolError, match="not a database"):
         Spool(path, 100_000)
+
+
+def test_append_many_stores_in_order_in_one_go_and_counts_what_it_drops(tmp_path: Path) -> None:
+    with opened(tmp_path / "s.db", max_bytes=4000, max_record_bytes=1000) as sp:
+        first = sp.append(Priority.NORMAL, "event", body(10))
+        kept = sp.append_many(
+            Priority.NORMAL, "snapshot", [body(100, b"a"), body(2000), body(100, b"b")]
+        )
+        assert kept == 2
+        rows = sp.read(0, 1 << 20)
+        assert [(r.seq, r.kind, r.body[:1]) for r in rows] == [
+            (first, "event", b"x"), (first + 1, "snapshot", b"a"), (first + 2, "snapshot", b"b"),
+        ]  # fmt: skip
+        assert sp.waiting == (3, 210)
+        assert sp.status().dropped == {drop_reason("oversize", Priority.NORMAL): 1}
+        # Full: the oldest NORMAL records make room, as for append().
+        assert sp.append_many(Priority.NORMAL, "snapshot", [body(900)] * 5) == 5
+        assert sp.waiting[1] <= 4000
+
+
+def test_a_spool_that_is_not_durable_still_keeps_its_records_across_a_reopen(
+    tmp_path: Path,
+) -> None:
+    with opened(tmp_path / "s.db", durable=False) as sp:
+        sp.append_many(Priority.NORMAL, "snapshot", [body(10)] * 3)
+    with opened(tmp_path / "s.db") as sp:
+        assert sp.waiting == (3, 30)

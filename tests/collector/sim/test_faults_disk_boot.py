@@ -10,60 +10,27 @@ from pathlib import Path
 import pytest
 
 from agent import eventlog
-from agent.parsers import kernel_log
 from agent.probes.base import ProbeOutput
 from agent.probes.boot import BootProbe
 from agent.probes.disk import DiskProbe
 from agent.probes.smart import SmartProbe
 from agent.records import Event, SmartDevice, Volume
-from collector.sim.faults import FaultKind, HostView, build, kinds
-from collector.sim.fleet import Capture, OverlaySource
-from collector.sim.scenario import ScenarioError, load_scenario
+from collector.sim.faults_boot import DOWN_S, VISIBLE_S
+from collector.sim.scenario import ScenarioError
+from tests.collector.sim.one_fault import HOSTS, START_MS, OneFault
 
-# faults.kinds() imports the kind families only while none is registered: importing one
-# family by name first would leave the others (faults_net, faults_drivers) unregistered
-# for every later test of the session.
-kinds()
-from collector.sim.faults_boot import DOWN_S, VISIBLE_S  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[3]
-HOSTS = ROOT / "tests" / "fixtures" / "hosts"
 LINUX = HOSTS / "sim-linux-healthy"  # a VM: no smartctl, no persistent journal
 LAPTOP = HOSTS / "sim-linux-laptop-faults"  # two SATA SSDs, sda failed
 WINDOWS = HOSTS / "sim-windows11-healthy"
-START_MS = 1_800_000_000_000  # after every capture's events, as a run started now is
 H = 3600.0
 
 
-class Sim:
+class Sim(OneFault):
     """One host of a one-fault scenario: its outputs at t through the real probes."""
 
     def __init__(self, tmp_path: Path, capture: Path, fault: str) -> None:
-        path = tmp_path / "s.yaml"
-        path.write_text(
-            f"name: t\nduration: 30d\ninterval: 60s\n"
-            f"fleet:\n  - {{profile: p, count: 1, capture: {capture}, hostname: 'h-{{n}}'}}\n"
-            f"faults:\n  - {fault}\n"
-        )
-        scenario = load_scenario(path)
-        self.capture = Capture(capture)
-        self.kind: FaultKind = build(scenario.faults[0])
-        self.view = HostView(
-            scenario.hosts()[0], self.capture.os, self.capture.boot_time_ms, START_MS
-        )
+        super().__init__(tmp_path, capture, fault)
         self.cursor: str | None = None
-
-    def files(self, t: float) -> dict[str, str]:
-        files = dict(self.capture.files)
-        if self.kind.active(t):
-            self.kind.apply(files, self.view, t)
-        return files
-
-    def state(self, t: float) -> Hashable:
-        return self.kind.state(t, self.view)
-
-    def source(self, t: float) -> OverlaySource:
-        return OverlaySource(self.capture, self.files(t))
 
     def smart(self, t: float) -> dict[str, SmartDevice]:
         out = SmartProbe().collect(self.source(t))
@@ -83,15 +50,6 @@ class Sim:
         if new:
             self.cursor = new[-1][1]
         return [e for e, _ in new]
-
-    def kernel(self, t0: float, t1: float) -> tuple[Event, ...]:
-        """The kernel lines logged in (t0, t1], as the simulator hands them to the parser."""
-        boot = self.capture.boot_time_ms
-        lines = [
-            f"[{(START_MS + when * 1000 - boot) / 1000:12.6f}] {message}"
-            for when, message in self.kind.kernel(self.view, t0, t1)
-        ]
-        return kernel_log.parse_dmesg("\n".join(lines), boot).value
 
 
 def outputs_follow_state(sim: Sim, times: list[float]) -> None:

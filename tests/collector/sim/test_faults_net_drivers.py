@@ -8,50 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from agent.parsers import kernel_log, win_events_json
+from agent.parsers import win_events_json
 from agent.probes.base import ProbeContext, ProbeOutput
 from agent.probes.drivers import DriversProbe
 from agent.probes.network import NetworkProbe
 from agent.records import Event
 from collector.sim import faults_drivers, faults_net
-from collector.sim.faults import KINDS, FaultKind, HostView, build
-from collector.sim.fleet import Capture, OverlaySource
-from collector.sim.scenario import load_scenario
+from collector.sim.faults import KINDS
+from tests.collector.sim.one_fault import HOSTS, START_MS, OneFault
 
-ROOT = Path(__file__).resolve().parents[3]
-HOSTS = ROOT / "tests" / "fixtures" / "hosts"
 LINUX = HOSTS / "sim-linux-healthy"
 WINDOWS = HOSTS / "sim-windows10-de-desktop"  # no driver events, no problem device
 MACOS = HOSTS / "sim-macos14-macbook"
-START_MS = 1_800_000_000_000
 H = 3600.0
-# Registered by importing their modules (faults.kinds() imports every family only when no
-# kind is registered yet, so a test importing one family directly would hide the others).
+# Registered by importing their modules, whichever is imported first.
 assert KINDS["gateway_unreachable"] is faults_net.GatewayUnreachable
 assert KINDS["device_problem"] is faults_drivers.DeviceProblem
 
 
-class Sim:
+class Sim(OneFault):
     """One host of a one-fault scenario: its outputs at t through the real probes."""
-
-    def __init__(self, tmp_path: Path, capture: Path, fault: str) -> None:
-        path = tmp_path / "s.yaml"
-        path.write_text(
-            f"name: t\nduration: 30d\ninterval: 60s\n"
-            f"fleet:\n  - {{profile: p, count: 1, capture: {capture}, hostname: 'h-{{n}}'}}\n"
-            f"faults:\n  - {fault}\n"
-        )
-        scenario = load_scenario(path)
-        self.capture = Capture(capture)
-        self.kind: FaultKind = build(scenario.faults[0])
-        spec = scenario.hosts()[0]
-        self.view = HostView(spec, self.capture.os, self.capture.boot_time_ms, START_MS)
-
-    def source(self, t: float) -> OverlaySource:
-        files = dict(self.capture.files)
-        if self.kind.active(t):
-            self.kind.apply(files, self.view, t)
-        return OverlaySource(self.capture, files)
 
     def network(self, t: float) -> ProbeOutput:
         out = NetworkProbe().collect(self.source(t), ProbeContext())
@@ -60,14 +36,6 @@ class Sim:
 
     def drivers(self, t: float) -> ProbeOutput:
         return DriversProbe().collect(self.source(t))
-
-    def kernel(self, t0: float, t1: float) -> tuple[Event, ...]:
-        """The kernel lines logged in (t0, t1], as the simulator hands them to the parser."""
-        lines = [
-            f"[{(START_MS + when * 1000 - self.capture.boot_time_ms) / 1000:12.6f}] {message}"
-            for when, message in self.kind.kernel(self.view, t0, t1)
-        ]
-        return kernel_log.parse_dmesg("\n".join(lines), self.capture.boot_time_ms).value
 
 
 def at(t: float) -> int:
