@@ -1012,6 +1012,9 @@ def _sqlite_engine(url: URL, synchronous: str) -> Engine:
             f"synchronous={synchronous}",
             "foreign_keys=ON",
             "busy_timeout=5000",
+            # 64 MiB of page cache instead of SQLite's 2 MiB: a fleet's telemetry index takes
+            # inserts from every agent at once, and at 1,000 agents its pages stop fitting.
+            "cache_size=-65536",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
