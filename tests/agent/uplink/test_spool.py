@@ -391,6 +391,7 @@ def test_a_file_that_is_not_a_database_is_a_spool_error(tmp_path: Path) -> None:
 def test_append_many_stores_in_order_in_one_go_and_counts_what_it_drops(tmp_path: Path) -> None:
     with opened(tmp_path / "s.db", max_bytes=4000, max_record_bytes=1000) as sp:
         first = sp.append(Priority.NORMAL, "event", body(10))
+        assert first is not None
         kept = sp.append_many(
             Priority.NORMAL, "snapshot", [body(100, b"a"), body(2000), body(100, b"b")]
         )
