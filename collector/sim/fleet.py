@@ -17,6 +17,7 @@ a fault, and editing every OS's raw formats for it would buy no coverage.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -296,8 +297,6 @@ class _Layer(dict[str, str]):
 
 
 def _machine_id(agent_id: str) -> str:
-    import hashlib
-
     return hashlib.sha256(agent_id.encode()).hexdigest()[:32]
 
 
