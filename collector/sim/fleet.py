@@ -41,7 +41,7 @@ from agent.records import (
 )
 from agent.redact import RedactionPolicy, Redactor
 from agent.runner import collect
-from agent.sources import DirectorySource, Unavailable
+from agent.sources import DirectorySource
 from agent.specs import Spec
 from agent.uplink.convert import encode_body, snapshot_pb, varint
 from agent.uplink.spool import Spool
@@ -157,6 +157,11 @@ class SimHost:
     @property
     def agent_id(self) -> str:
         return self.spec.agent_id
+
+    @property
+    def inventory(self) -> HostInventory | None:
+        """What the last collection reported (Hello carries it), None before the first."""
+        return self._collected.inventory if self._collected is not None else None
 
     def _files(self, t: float) -> dict[str, str]:
         files: Files = dict(self.spec.profile.files)
@@ -360,6 +365,3 @@ def make_hosts(scenario: Scenario, spool_dir: Path, start_ms: int) -> list[SimHo
             )
         )  # fmt: skip
     return hosts
-
-
-__all__ = ["Capture", "OverlaySource", "SimHost", "Unavailable", "make_hosts", "restamp"]

@@ -32,7 +32,7 @@ from rdiag_proto.v1 import collector_pb2 as cpb
 
 STEP_CYCLES = 30  # cycles per host per step: one batch of a backlog per host and step
 LEAD_CYCLES = 60  # unacked cycles per host (on average) before the simulator waits
-DRAIN_TIMEOUT_S = 600.0  # for the collector to ack the last step
+DRAIN_TIMEOUT_S = 600.0  # without an ack from the collector, the run gives up
 
 
 class SimulationError(Exception):
@@ -76,11 +76,10 @@ class _Agent:
         self.task: asyncio.Task[None] | None = None
 
     def _hello(self) -> cpb.AgentMessage:
-        collected = self.host._collected
         return hello_message(
             agent_id=self.host.agent_id,
             epoch=self.host.spool.epoch,
-            inventory=collected.inventory if collected else None,
+            inventory=self.host.inventory,
             agent_version=agent.__version__,
             capabilities=KNOWN_PROBES,
             dictionaries=(),
@@ -123,11 +122,11 @@ async def simulate(
                 a.uplink.wake.set()
             records, size = _backlog(hosts)
             peak_records, peak_bytes = max(peak_records, records), max(peak_bytes, size)
-            await _wait_below(agents, lead_cycles * len(hosts), 0.0)
+            await _wait_below(agents, lead_cycles * len(hosts))
             if progress is not None:
                 done = min(cycles, cycle0 + step_cycles)
                 progress(Progress(done, cycles, _acked(agents), time.monotonic() - began))
-        await _wait_below(agents, 1, DRAIN_TIMEOUT_S)
+        await _wait_below(agents, 1)
     finally:
         stop.set()
         for a in agents:
@@ -165,9 +164,9 @@ def _acked(agents: list[_Agent]) -> int:
     return sum(a.uplink.stats.records_acked for a in agents)
 
 
-async def _wait_below(agents: list[_Agent], limit: int, timeout: float) -> None:
-    """Wait until the fleet's unacked records are fewer than limit (timeout 0: no limit,
-    as long as the uplinks make progress)."""
+async def _wait_below(agents: list[_Agent], limit: int) -> None:
+    """Wait until the fleet's unacked records are fewer than limit, for as long as the
+    uplinks make progress (SimulationError after DRAIN_TIMEOUT_S without an ack)."""
     hosts = [a.host for a in agents]
     last_change = time.monotonic()
     last = -1
@@ -179,7 +178,7 @@ async def _wait_below(agents: list[_Agent], limit: int, timeout: float) -> None:
         if records != last:
             last, last_change = records, now
         stalled = now - last_change
-        if stalled > (timeout or DRAIN_TIMEOUT_S):
+        if stalled > DRAIN_TIMEOUT_S:
             errors = sorted(
                 {a.uplink.stats.last_error for a in agents if a.uplink.stats.last_error}
             )

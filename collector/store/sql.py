@@ -200,14 +200,13 @@ class SqlStore(TicketsMixin):
         """
         if not batches:
             return []
-        observed = isinstance(self._clock, ObservedClock)
-        if isinstance(self._clock, ObservedClock):
-            newest = max((r.observed_at_ms for b in batches for r in b.records), default=0)
-            self._clock.observe(newest)
+        observed = self._clock if isinstance(self._clock, ObservedClock) else None
+        if observed is not None:
+            observed.observe(max((r.observed_at_ms for b in batches for r in b.records), default=0))
         now = self._clock()
         with self._transaction(self._write_lock) as conn:
             results = self._save_group(conn, batches, now)
-            if observed and now - self._ticked_ms >= OBSERVED_TICK_MS:
+            if observed is not None and now - self._ticked_ms >= OBSERVED_TICK_MS:
                 # Simulated time passes with the observations: what falls due by it (a
                 # hold-down's auto-resolve) happens now, not at the outbox's next tick,
                 # which counts wall-clock seconds while the fleet's minutes fly by.
