@@ -17,7 +17,7 @@ from agent.records import Event, HostInventory, Snapshot
 from collector.engine import template
 from collector.engine.history import HostHistory, RuleState, StoredEvent, event_key
 from collector.engine.lang import MAX_WINDOW_MS, kind_matcher
-from collector.engine.model import Change, Finding, IncidentUpdate, Persist, Rule
+from collector.engine.model import Change, Finding, IncidentUpdate, Persist, Rule, coalesce
 from collector.engine.subjects import SUBJECTS, Facts, LayeredFacts, event_facts, host_facts
 
 log = logging.getLogger("rdiag.collector.engine")
@@ -390,8 +390,13 @@ class Fleet:
         return replace(finding, group=group, held=f"incident:{group}")
 
     def flush(self) -> list[IncidentUpdate]:
+        """The incidents that changed since the last flush, one update each.
+
+        Every update carries the incident's whole member list, so the last one per
+        incident says all the earlier ones did: a site's outage seen by 100 hosts in one
+        batch is one write, not 100 (each rewriting all 100 members)."""
         updates, self.updates = self.updates, []
-        return updates
+        return coalesce(updates)
 
 
 class Engine:

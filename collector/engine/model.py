@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.engine.lang import Compiled
@@ -148,3 +148,17 @@ class IncidentUpdate:
     last_seen_ms: int
     hosts: tuple[tuple[str, str, int], ...]  # (agent_id, hostname, last fired)
     new: bool
+
+
+def coalesce(updates: Iterable[IncidentUpdate]) -> list[IncidentUpdate]:
+    """The last update per incident, in the order of those last updates; `new` if any
+    of its updates was (the incident opened within them)."""
+    last: dict[tuple[str, str], IncidentUpdate] = {}
+    opened: set[tuple[str, str]] = set()
+    for u in updates:
+        key = (u.rule_id, u.group)
+        last.pop(key, None)  # re-inserted: dict order is then the order of last updates
+        last[key] = u
+        if u.new:
+            opened.add(key)
+    return [replace(u, new=True) if k in opened and not u.new else u for k, u in last.items()]

@@ -50,7 +50,7 @@ from sqlalchemy.sql import Executable
 
 from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
-from collector.engine.model import IncidentUpdate
+from collector.engine.model import IncidentUpdate, coalesce
 from collector.store.clock import ObservedClock, wall_clock_ms
 from collector.store.lifecycle import FINAL, Lifecycle, Prepared, active_silences
 from collector.store.model import (
@@ -288,7 +288,13 @@ class SqlStore(TicketsMixin):
 
         results: list[BatchResult] = []
         life = Lifecycle(conn, self.policy, now, active_silences(conn, now))
-        for b, acked_seq, new in zip(batches, acked_seqs, inserted, strict=True):
+        # An incident update carries the whole member list, so within a group only its
+        # last one is written (where that batch's turn comes): the same end state as
+        # writing every one in turn, without rewriting a large incident per member batch.
+        last_update = {(u.rule_id, u.group): i for i, b in enumerate(batches) for u in b.incidents}
+        for index, (b, acked_seq, new) in enumerate(
+            zip(batches, acked_seqs, inserted, strict=True)
+        ):
             opened: list[int] = []
             updated: list[int] = []
             for seq, draft in b.findings:
@@ -301,8 +307,9 @@ class SqlStore(TicketsMixin):
                 (opened if outcome in ("opened", "recurred", "held") else updated).append(ticket_id)
                 if draft.absorbs and not draft.clear:
                     _merge_into(life, ticket_id, draft)
-            for incident in b.incidents:
-                _save_incident(life, incident)
+            for incident in coalesce(b.incidents):
+                if last_update[(incident.rule_id, incident.group)] == index:
+                    _save_incident(life, incident)
             results.append(
                 BatchResult(
                     inserted_seqs=frozenset(new),

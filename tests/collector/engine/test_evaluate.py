@@ -251,6 +251,21 @@ def test_fleet_incident_holds_back_per_host_findings() -> None:
     assert update.new is False and len(update.hosts) == 4
 
 
+def test_one_flush_carries_one_update_per_incident() -> None:
+    engine = Engine(RuleSet([DNS]))
+    hosts = [HostHistory(f"a{i}") for i in range(5)]
+    for i, h in enumerate(hosts):  # the third opens the incident, the last two grow it
+        engine.on_snapshot(h, LINUX, dns(i * 60_000, "10.0.0.53"))
+    engine.on_snapshot(HostHistory("b0"), LINUX, dns(0, "10.9.9.9"))
+    (update,) = engine.fleet.flush()
+    # The last state of the incident, still marked as opened by this flush.
+    assert (update.new, update.summary, len(update.hosts)) == (
+        True, "DNS 10.0.0.53 down for 5 hosts", 5)  # fmt: skip
+    engine.on_snapshot(hosts[0], LINUX, dns(5 * 60_000, "10.0.0.53"))
+    (again,) = engine.fleet.flush()
+    assert again.new is False and again.last_seen_ms == 5 * 60_000
+
+
 def test_fleet_members_must_fire_within_the_window() -> None:
     engine = Engine(RuleSet([DNS]))
     for i, t in enumerate((0, 2 * H, 4 * H)):

@@ -175,3 +175,30 @@ def test_a_root_cause_ticket_takes_over_what_it_explains(store: SqlStore) -> Non
     assert (by_rule["disk.io_errors"].state, by_rule["disk.io_errors"].merged_into) == (
         TicketState.MERGED, root.id)  # fmt: skip
     assert by_rule["disk.volume_nearly_full"].state is TicketState.OPEN
+
+
+def _dns_update(n: int, *, new: bool = False) -> IncidentUpdate:
+    hosts = tuple((f"agent-{i}", f"ws-{i}", 1_000 * i) for i in range(1, n + 1))
+    return IncidentUpdate("network.dns_down", "10.0.0.53", f"DNS 10.0.0.53 down for {n} hosts",
+                          1_000, 1_000 * n, hosts, new)  # fmt: skip
+
+
+def test_a_group_writes_each_incident_once_with_its_last_update(store: SqlStore) -> None:
+    from sqlalchemy import event
+
+    writes: list[str] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith(("INSERT INTO INCIDENTS", "UPDATE INCIDENTS")):
+            writes.append(statement)
+
+    event.listen(store._engine, "before_cursor_execute", spy)
+    # Three member batches in one group, each growing the incident (the first opens it).
+    group = [batch(i, i, incidents=(_dns_update(i + 1, new=i == 1),)) for i in (1, 2, 3)]
+    store.save_batches(group)
+    assert len(writes) == 1  # not three rewrites of a growing member list
+    (incident,) = store.list_incidents()
+    assert [h[0] for h in incident.hosts] == ["agent-1", "agent-2", "agent-3", "agent-4"]
+    assert incident.summary.endswith("4 hosts")
+    (fleet,) = [t for t in store.list_tickets() if t.kind == "fleet"]
+    assert fleet.occurrences == 4
