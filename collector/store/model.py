@@ -273,3 +273,55 @@ class StoredFinding:
 
     agent_id: str
     state: RuleState
+
+
+class Role(enum.StrEnum):
+    """Console roles, each allowed what the one before it may do and more (web/auth.py)."""
+
+    VIEWER = "viewer"
+    L1 = "L1"
+    L2 = "L2"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    created_ms: int
+    last_login_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: int
+    name: str
+    role: Role
+    created_by: str
+    created_ms: int
+    last_used_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    """One line of the console's host list: the host and its open tickets."""
+
+    agent_id: str
+    hostname: str
+    os_name: str
+    vendor: str
+    last_seen_ms: int
+    open_tickets: int
+    worst_priority: str  # "" when none is open
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSummary:
+    hosts: int
+    stale_hosts: int  # not seen since the staleness cutoff
+    open_by_priority_tier: Mapping[tuple[str, str], int]
+    held_tickets: int
+    open_incidents: int
+    last_received_ms: int  # the newest batch stored
+    rejected_batches: int

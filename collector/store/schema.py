@@ -350,3 +350,48 @@ silences = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Column("hits", BigInteger, nullable=False, server_default="0"),
 )
+
+# -- the console's people and integrations (0005) ----------------------------------
+
+# Local console users; the password is an argon2id hash (collector/web/auth.py).
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),  # viewer | L1 | L2 | admin
+    Column("password_hash", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_login_ms", BigInteger, nullable=False, server_default="0"),
+)
+
+# A browser session: only the SHA-256 of its cookie is kept, so a copy of the database
+# does not hand out logins. csrf is the token every state-changing form must carry.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_sha256", Text, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+# API tokens for integrations: a bearer secret with a role of its own, shown once.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("token_sha256", Text, nullable=False, unique=True),
+    Column("created_by", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_used_ms", BigInteger, nullable=False, server_default="0"),
+)
+
+# The host page reads one host's snapshots by time; the overview counts open tickets by
+# priority and tier, and a host's health is its worst open ticket.
+Index("ix_telemetry_host_time", telemetry.c.agent_id, telemetry.c.kind, telemetry.c.observed_at_ms)
+Index("ix_tickets_open_by_host", tickets.c.state, tickets.c.agent_id, tickets.c.priority)
