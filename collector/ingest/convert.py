@@ -302,6 +302,16 @@ def _record(rec: pb.Record, memo: SnapshotMemo | None = None) -> DecodedRecord:
     )
 
 
+def stored_body(payload: bytes, memo: SnapshotMemo | None = None) -> Body:
+    """A stored record's payload (a serialized Record) back as a record, with the same
+    checks as at ingest; BadBatch when it does not decode."""
+    try:
+        rec = pb.Record.FromString(payload)
+    except DecodeError as exc:
+        raise BadBatch(f"stored record is not a Record: {exc}") from None
+    return _record(rec, memo).body
+
+
 def check_envelope(batch: cpb.Batch, last_seq_in_stream: int) -> None:
     """Checks that need no decoding: sequence range and count."""
     if batch.seq_first < 1 or batch.seq_last < batch.seq_first or batch.seq_last > MAX_INT64:

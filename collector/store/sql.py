@@ -51,7 +51,9 @@ from sqlalchemy.sql import Executable
 from agent.records import AgentStats, HostInventory
 from collector.engine.history import HistoryDelta, RuleState, StoredEvent
 from collector.engine.model import IncidentUpdate, coalesce
+from collector.store.accounts import AccountsMixin
 from collector.store.clock import ObservedClock, wall_clock_ms
+from collector.store.console import ConsoleMixin
 from collector.store.lifecycle import FINAL, Lifecycle, Prepared, active_silences
 from collector.store.model import (
     AgentHealth,
@@ -80,6 +82,7 @@ from collector.store.schema import (
     tickets,
 )
 from collector.store.ticketing import TicketsMixin, ticket_of
+from collector.store.timeline import TimelineMixin
 from collector.tickets import redact
 from collector.tickets.policy import TicketPolicy
 
@@ -149,7 +152,7 @@ def migrate(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-class SqlStore(TicketsMixin):
+class SqlStore(TicketsMixin, AccountsMixin, ConsoleMixin, TimelineMixin):
     """Telemetry, streams, hosts, agent health and tickets, in one SQL database."""
 
     def __init__(
