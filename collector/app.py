@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -15,6 +16,10 @@ from agent.common.codec import Codec, Dictionaries
 from agent.common.config import ConfigError
 from agent.common.tls import read_pem
 from collector.config import CollectorConfig
+
+if TYPE_CHECKING:
+    from collector.web.server import ConsoleServer
+    from collector.web.views import RulesView
 from collector.engine.evaluate import Engine, RuleSet
 from collector.engine.load import default_rules_dir, load_rules, rule_files
 from collector.engine.subjects import site_table
@@ -66,6 +71,7 @@ class Collector:
     port: int = 0
     outbox: Outbox | None = None
     clock: WallClock = wall_clock_ms
+    console: ConsoleServer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -107,7 +113,30 @@ class Collector:
             self._tasks.append(asyncio.create_task(self._watch_rules(), name="rules-reload"))
         log.info("listening", extra={"address": cfg.server.listen, "port": self.port,
                                      "store": cfg.store.url.split("://")[0]})  # fmt: skip
+        if cfg.console.enabled:
+            await self._start_console()
         return self.port
+
+    async def _start_console(self) -> None:
+        # Imported here: a collector run with the console off never loads the web stack.
+        from collector.web.server import ConsoleServer
+        from collector.web.views import Console
+
+        c = self.config.console
+        console = Console(
+            store=self.store, clock=self.clock, rules=self.rules_view,
+            stale_after_ms=int(c.stale_after * 1000), session_ttl_ms=int(c.session_ttl * 1000),
+            secure_cookies=c.secure_cookies or c.tls_cert is not None,
+            reload_rules=self.reload_rules,
+        )  # fmt: skip
+        self.console = ConsoleServer(console, c.listen, tls_cert=c.tls_cert, tls_key=c.tls_key)
+        await self.console.start()
+
+    def rules_view(self) -> RulesView:
+        from collector.web.views import rules_view
+
+        s = self.rule_status
+        return rules_view(self.engine, str(s.folder), s.errors, s.reloads, s.failed_reloads)
 
     def _bind(self, server: grpc.aio.Server) -> int:
         s = self.config.server
@@ -202,6 +231,8 @@ class Collector:
 
     async def stop(self) -> None:
         """Stop taking streams, let in-flight batches commit and ack, then close the store."""
+        if self.console is not None:
+            await self.console.stop()
         if self.server is not None:
             await self.server.stop(self.config.server.grace)
         if self.committer is not None:

@@ -24,6 +24,7 @@ from collector.config import ENV_PREFIX, CollectorConfig
 from collector.store import StoreError
 from collector.tickets.cli import add_parsers as add_ticket_parsers
 from collector.tickets.cli import run_silences, run_tickets
+from collector.web.cli import add_parsers as add_account_parsers
 
 PROG = "rdiag-collector"
 log = logging.getLogger("rdiag.collector")
@@ -47,9 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         "--client-ca", type=Path, help="require agent certificates signed by this CA"
     )
     serve.add_argument("--rules", type=Path, help="rules folder (default: the shipped rules/)")
+    serve.add_argument(
+        "--console", metavar="HOST:PORT", help="the web console's address (default 127.0.0.1:8480)"
+    )
+    serve.add_argument("--no-console", action="store_true", help="do not serve the web console")
     serve.add_argument("--log-format", choices=("text", "json"))
 
     add_ticket_parsers(sub)
+    add_account_parsers(sub)
 
     findings = sub.add_parser("findings", help="what the rules found, per host and component")
     findings.add_argument("--host", help="agent id")
@@ -105,6 +111,8 @@ def _config(args: argparse.Namespace) -> CollectorConfig:
         "server.tls_key": path("tls_key"),
         "server.client_ca": path("client_ca"),
         "rules.path": path("rules"),
+        "console.listen": get("console"),
+        "console.enabled": "false" if get("no_console") else None,
         "log.format": get("log_format"),
     }
     return load_or_exit(PROG, CollectorConfig, args.config, ENV_PREFIX, overrides)
@@ -120,7 +128,8 @@ def _serve(cfg: CollectorConfig) -> int:
         port = await app.start()
         host = cfg.server.listen.rpartition(":")[0]
         # One line on stdout that scripts and tests can wait for.
-        print(f"rdiag-collector listening on {host}:{port}", flush=True)
+        console = f" console {app.console.url}" if app.console is not None else ""
+        print(f"rdiag-collector listening on {host}:{port}{console}", flush=True)
         try:
             await stop.wait()
         finally:
@@ -288,6 +297,16 @@ def _verify(args: argparse.Namespace, cfg: CollectorConfig) -> int:
     return verify_command(scenario, cfg.store.url, junit=args.junit, as_json=args.json, prog=PROG)
 
 
+def _accounts(args: argparse.Namespace, cfg: CollectorConfig) -> int:
+    from collector.web.cli import run_tokens, run_users
+
+    store = _open(cfg)
+    try:
+        return run_users(args, store) if args.command == "users" else run_tokens(args, store)
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
 
@@ -312,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
                     return config_command(args.action, cfg)
                 case "verify":
                     return _verify(args, cfg)
+                case "users" | "tokens":
+                    return _accounts(args, cfg)
         except StoreError as exc:
             fail(PROG, f"store error: {exc}", status=1)
         return 2

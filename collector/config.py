@@ -129,6 +129,31 @@ def _parse_duration(text: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class ConsoleSection:
+    """[console]: the L2 console and REST API (collector/web), served by the collector."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8480"  # HTTP; port 0: any free port (printed at start)
+    tls_cert: Path | None = None  # HTTPS (and Secure cookies) when both are set
+    tls_key: Path | None = None
+    session_ttl: Seconds = Seconds(12 * 3600)  # a login lasts a working day
+    stale_after: Seconds = Seconds(15 * 60)  # a host not heard from this long is "not seen"
+    secure_cookies: bool = False  # set behind a TLS-terminating proxy; implied by tls_cert
+
+    def validate(self) -> tuple[str, str] | None:
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            return "listen", f"expected host:port, got {self.listen!r}"
+        if bool(self.tls_cert) != bool(self.tls_key):
+            return "tls_key", "tls_cert and tls_key go together"
+        if not 300 <= self.session_ttl <= 30 * 86400:
+            return "session_ttl", "expected between 5m and 30d"
+        if self.stale_after < 60:
+            return "stale_after", "expected at least 1m"
+        return None
+
+
+@dataclass(frozen=True)
 class TicketsSection:
     """[tickets]: the lifecycle policy (collector.tickets.policy.TicketPolicy)."""
 
@@ -222,4 +247,5 @@ class CollectorConfig:
     tickets: TicketsSection = field(default_factory=TicketsSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
     sinks: SinksSection = field(default_factory=SinksSection)
+    console: ConsoleSection = field(default_factory=ConsoleSection)
     log: LogSection = field(default_factory=LogSection)

@@ -9,6 +9,11 @@
 3. waits until each has delivered its snapshot (`--once` exits 0 once the collector acked it);
 4. stops the collector with SIGTERM, prints the pre-filled tickets and a summary.
 
+The collector serves the L2 console on a free loopback port; the demo adds a user `demo`
+(role L2) with a password made for this run, prints the URL and the login, and checks
+that the console shows the tickets. With --keep the collector and the helpdesk keep
+running after the summary, so the console can be browsed, until Ctrl-C.
+
 Exit 0 only if every ticket the injected faults call for was opened and nothing else was
 opened for a simulated host (the healthy one above all); otherwise 1, saying what was
 missing and showing the ends of the logs. Collector and agent logs go to DIR/logs/, the
@@ -444,6 +449,62 @@ def wait_for_delivery(url: str) -> None:
         time.sleep(0.5)
 
 
+DEMO_USER = "demo"
+
+
+def add_demo_user(db: Path) -> str:
+    """A console user for this run, added with the real CLI; returns its password."""
+    import secrets
+
+    password = secrets.token_urlsafe(9)
+    done = subprocess.run(
+        [str(BIN / "rdiag-collector"), "--store", f"sqlite:///{db}", "users", "add", DEMO_USER,
+         "--role", "L2", "--password-stdin"],
+        input=password + "\n", capture_output=True, text=True, env=env(), timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise DemoError(f"could not add the console's demo user: {done.stderr.strip()}")
+    return password
+
+
+def console_tickets(url: str, password: str) -> int:
+    """Log in to the console as the demo user; how many tickets its API lists."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client:
+        form = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        if token is None:
+            raise DemoError(f"the console's login page at {url} has no form")
+        page = client.post("/login", data={"username": DEMO_USER, "password": password,
+                                           "csrf": token.group(1), "next": "/"})  # fmt: skip
+        if page.status_code != 200 or "Fleet overview" not in page.text:
+            raise DemoError(f"could not log in to the console at {url} ({page.status_code})")
+        listed = client.get("/api/v1/tickets", params={"limit": 1})
+        return int(listed.json()["total"])
+
+
+def stored_tickets(url: str) -> int:
+    store = open_store(url)
+    try:
+        return store.page_tickets(limit=1)[1]
+    finally:
+        store.close()
+
+
+def keep_serving(collector: CollectorProc, password: str) -> None:
+    print()
+    print(f"The console stays up at {collector.console_url}")
+    print(f"  log in as {DEMO_USER} / {password}; Ctrl-C stops the collector and the helpdesk.")
+    try:
+        while collector.proc.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+
+
 def roundup_version() -> str:
     from importlib.metadata import version
 
@@ -455,6 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="work folder (default: demo-out/)"
     )
+    parser.add_argument(
+        "--keep", action="store_true",
+        help="keep the collector, its console and the helpdesk running until Ctrl-C",
+    )  # fmt: skip
+    parser.add_argument("--console", metavar="HOST:PORT", default="127.0.0.1:0",
+                        help="the console's address (default: a free loopback port)")  # fmt: skip
     args = parser.parse_args(argv)
     # Ticket texts carry °C and the like; a terminal that cannot show them gets "?".
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -476,9 +543,12 @@ def main(argv: list[str] | None = None) -> int:
         tracker.start()
         print(f"  helpdesk   a Roundup {roundup_version()} tracker at {tracker.base_url}/ "
               f"(user {tracker.admin[0]}, password {tracker.admin[1]})")  # fmt: skip
-        collector = start_collector(db, collector_log, config=collector_config(tracker))
+        collector = start_collector(db, collector_log, config=collector_config(tracker),
+                                    console=True, extra=("--console", args.console))  # fmt: skip
         print(f"  collector  rdiag-collector serve on {collector.address}, SQLite {shown(db)}, "
               "plaintext (--insecure), tickets to the helpdesk through the outbox")  # fmt: skip
+        password = add_demo_user(db)
+        print(f"  console    {collector.console_url} (user {DEMO_USER}, password {password})")
         runs = agent_runs(out, collector.address)
         print(f"  agents     {len(SIMULATED)} simulated hosts (tests/fixtures/hosts/sim-*) and "
               "this machine,\n             all at once, each `rdiag-agent run --once`")  # fmt: skip
@@ -493,13 +563,18 @@ def main(argv: list[str] | None = None) -> int:
                 suspects.append(run.log)
 
         wait_for_delivery(f"sqlite:///{db}")
-        status = collector.stop()
-        collector = None
-        if status != 0:
-            failures.append(f"the collector exited with status {status} on SIGTERM")
+        shown_tickets = console_tickets(collector.console_url, password)
+        if not args.keep:
+            status = collector.stop()
+            collector = None
+            if status != 0:
+                failures.append(f"the collector exited with status {status} on SIGTERM")
 
         results = report(f"sqlite:///{db}")
         summary(results)
+        stored = stored_tickets(f"sqlite:///{db}")
+        if shown_tickets != stored:
+            failures.append(f"the console lists {shown_tickets} tickets, the store has {stored}")
         for v in results.verdicts:
             failures += [f"{v.host.hostname}: {p}" for p in v.problems]
             if v.problems:
@@ -512,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"{exc.filename or 'demo'}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         failures.append("interrupted")
+    else:
+        if args.keep and collector is not None and not failures:
+            keep_serving(collector, password)
     finally:
         for run in runs:
             run.kill()
@@ -534,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
             print(tail(log))
         return 1
     print(f"DEMO OK in {took:.1f} s. Logs and the database stay in {shown(out)}/, e.g.")
+    if not args.keep:
+        print("  make demo KEEP=1  keeps the collector and its console running to browse them;")
     print(f"  {shown(BIN / 'rdiag-collector')} --store sqlite:///{shown(out / 'collector.db')} "
           "tickets list")  # fmt: skip
     return 0

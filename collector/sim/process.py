@@ -28,6 +28,7 @@ class CollectorProc:
     address: str
     url: str
     log: Path
+    console_url: str = ""  # the web console's base URL, when started with console=True
 
     @property
     def pid(self) -> int:
@@ -75,11 +76,13 @@ def start_collector(
     extra: tuple[str, ...] = (),
     timeout: float = 30,
     env: Mapping[str, str] | None = None,
+    console: bool = False,
 ) -> CollectorProc:
     """Start a plaintext `rdiag-collector serve` on loopback; wait for its listening line.
 
     db is a SQLite file or a database URL; config is TOML text for --config; host is the
-    address to listen on instead of loopback (one an agent in a network namespace reaches).
+    address to listen on instead of loopback (one an agent in a network namespace reaches);
+    console=True serves the web console on a free loopback port (console_url), else none.
     """
     url = db if isinstance(db, str) else f"sqlite:///{db}"
     argv = [str(BIN / "rdiag-collector")]
@@ -87,7 +90,10 @@ def start_collector(
         path = log.with_suffix(".toml")
         path.write_text(config)
         argv += ["--config", str(path)]
-    argv += ["--store", url, "serve", "--insecure", "--listen", f"{host}:{port}", *extra]
+    argv += ["--store", url, "serve", "--insecure", "--listen", f"{host}:{port}"]
+    argv += ["--console", "127.0.0.1:0"] if console else ["--no-console"]
+    argv += extra
+    console_url = ""  # on the listening line (one line: the reader must not wait for two)
     child_env = dict(env) if env is not None else clean_env()
     with open(log, "a") as errfile:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
@@ -108,9 +114,12 @@ def start_collector(
         line = proc.stdout.readline()
         if not line:
             break
+        c = re.search(r" console (\S+)", line)
+        if c:
+            console_url = c.group(1)
         m = re.search(r"listening on (\S+)", line)
         if m:
-            return CollectorProc(proc, m.group(1), url, log)
+            return CollectorProc(proc, m.group(1), url, log, console_url)
     proc.kill()
     proc.wait()
     proc.stdout.close()

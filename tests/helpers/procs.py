@@ -26,10 +26,11 @@ def start_collector(
     config: str = "",
     extra: tuple[str, ...] = (),
     timeout: float = 30,
+    console: bool = False,
 ) -> CollectorProc:
     """collector.sim.process.start_collector with this checkout on PYTHONPATH."""
     return _start(db, log, host=host, port=port, config=config, extra=extra, timeout=timeout,
-                  env=env())  # fmt: skip
+                  env=env(), console=console)  # fmt: skip
 
 
 def free_port() -> int:

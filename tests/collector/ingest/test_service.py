@@ -51,7 +51,13 @@ from agent.uplink.convert import (
 )
 from agent.uplink.spool import SpoolRow
 from collector.app import Collector, build
-from collector.config import CollectorConfig, RulesSection, ServerSection, StoreSection
+from collector.config import (
+    CollectorConfig,
+    ConsoleSection,
+    RulesSection,
+    ServerSection,
+    StoreSection,
+)
 from collector.ingest.service import REJECTED_SEQ_KEY
 from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError
 from rdiag_proto.v1 import collector_pb2 as cpb
@@ -376,6 +382,7 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
                 url=f"sqlite:///{tmp_path / 'collector.db'}", sqlite_synchronous="NORMAL"
             ),
             rules=rules or RulesSection(),
+            console=ConsoleSection(enabled=False),
         )
         collector = build(config)
         ticks = Ticks()
@@ -1023,6 +1030,8 @@ def test_stop_right_after_start_waits_for_the_first_purge(tmp_path: Path) -> Non
                 CollectorConfig(
                     server=ServerSection(listen="127.0.0.1:0", insecure=True),
                     store=StoreSection(url=f"sqlite:///{tmp_path}/stop-{i}.db"),
+                    # The console too: it must start and stop with the collector.
+                    console=ConsoleSection(listen="127.0.0.1:0"),
                 )
             )
             await collector.start()
