@@ -255,6 +255,12 @@ def host_report(
     evs = store.host_events(agent_id, since_ms=start, until_ms=now_ms)
     timeline = host_timeline(snaps.records, evs.records, start_ms=start, end_ms=now_ms,
                              now_ms=now_ms, skipped=snaps.skipped + evs.skipped)  # fmt: skip
+    # A host seen for a day gets a day's axis, not its data squeezed into the last seventh.
+    first = _earliest(timeline)
+    if first is not None and first > start + (now_ms - start) // 10:
+        start = max(start, first - (now_ms - first) // 20)
+        timeline = host_timeline(snaps.records, evs.records, start_ms=start, end_ms=now_ms,
+                                 now_ms=now_ms, skipped=snaps.skipped + evs.skipped)  # fmt: skip
     return HostReport(
         host=host,
         health=store.agent_health(agent_id),
@@ -384,3 +390,16 @@ def standalone_html(title: str, body_html: str, *, generated_ms: int | None = No
         f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n<main>\n{body_html}\n</main>\n"
         f"<footer>{_esc(footer)}.</footer>\n</body>\n</html>\n"
     )
+
+
+def _earliest(timeline: HostTimeline) -> int | None:
+    """The time of the first point or mark drawn anywhere on the host's timeline."""
+    times = [m.time_ms for sec in timeline.sections for m in sec.marks]
+    times += [
+        s.points[0][0]
+        for sec in timeline.sections
+        for c in sec.charts
+        for s in c.series
+        if s.points
+    ]
+    return min(times, default=None)

@@ -431,6 +431,50 @@ def remove_silence_form(request: Request, silence_id: int, who: L2) -> Response:
     return back("/silences", "silence removed")
 
 
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request, who: Viewer) -> Response:
+    """The REST API's reference, rendered from its OpenAPI document: no CDN, no script."""
+    spec = request.app.openapi()
+    operations = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            operations.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "anchor": f"{method}-{path}".replace("/", "-").replace("{", "").replace("}", ""),
+                "params": [
+                    {"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                     "type": _schema_text(p.get("schema", {})),
+                     "description": p.get("description", "")}
+                    for p in op.get("parameters", [])
+                ],
+                "body": ref.rsplit("/", 1)[-1],
+                "responses": sorted(op.get("responses", {})),
+            })  # fmt: skip
+    schemas = {
+        name: [(field, _schema_text(prop), field in schema.get("required", []))
+               for field, prop in schema.get("properties", {}).items()]
+        for name, schema in spec.get("components", {}).get("schemas", {}).items()
+        if not name.startswith(("HTTPValidationError", "ValidationError"))
+    }  # fmt: skip
+    return render(request, "api_docs.html", who, spec=spec, operations=operations,
+                  schemas=schemas)  # fmt: skip
+
+
+def _schema_text(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " | ".join(_schema_text(s) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " | ".join(repr(v) for v in schema["enum"])
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    text = str(schema.get("type", "any"))
+    bounds = [f"{k} {schema[k]}" for k in ("minimum", "maximum", "minLength", "maxLength")
+              if k in schema]  # fmt: skip
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
 @router.get("/whoami")
 async def whoami(request: Request) -> dict[str, Any]:
     who = await principal(request)

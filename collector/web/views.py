@@ -61,10 +61,17 @@ def rules_view(engine: Engine, folder: str, load_errors: tuple[str, ...], reload
                failed_reloads: int) -> RulesView:  # fmt: skip
     rules = tuple(
         RuleInfo(r.id, r.version, r.title, r.domain, r.severity.value, r.priority, r.tier,
-                 r.source, engine.hits.get(r.id, 0), engine.errors.counts.get(r.id, 0))
+                 _relative(r.source, folder), engine.hits.get(r.id, 0),
+                 engine.errors.counts.get(r.id, 0))
         for r in engine.rules.rules
     )  # fmt: skip
     return RulesView(folder, rules, load_errors, reloads, failed_reloads)
+
+
+def _relative(source: str, folder: str) -> str:
+    # "file:line" under the rules folder reads shorter without the folder's own path.
+    prefix = folder.rstrip("/") + "/"
+    return source[len(prefix) :] if source.startswith(prefix) else source
 
 
 def when(ms: int) -> str:

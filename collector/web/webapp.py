@@ -27,6 +27,8 @@ CSP = (
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 
+# FastAPI's own /docs loads Swagger UI from a CDN: the console renders its own page from
+# the same OpenAPI document instead (pages.api_docs).
 DESCRIPTION = """\
 The rdiag collector's REST API: hosts, findings, tickets, incidents, rules and silences.
 
@@ -40,7 +42,7 @@ or POST /api/v1/tokens as an admin), or with the console's session cookie plus t
 def create_app(console: Console, live: Live | None = None) -> FastAPI:
     app = FastAPI(
         title="rdiag collector API", version=collector.__version__, description=DESCRIPTION,
-        docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json",
+        docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
     )  # fmt: skip
     app.state.console = console
     live = live or Live(console.store, console.live_poll_s)
