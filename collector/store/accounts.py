@@ -12,7 +12,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from collector.store.clock import wall_clock_ms
 from collector.store.model import ApiToken, Role, User
@@ -50,15 +49,16 @@ class AccountsMixin:
             raise AccountError(f"bad user name {name!r}: 1 to 64 printable characters")
         r = _role(role)
         now = wall_clock_ms()
-        try:
-            with self._transaction(self._write_lock) as conn:
-                uid = conn.execute(
-                    insert(users).values(
-                        name=name, role=r.value, password_hash=password_hash, created_ms=now
-                    )  # fmt: skip
-                ).inserted_primary_key
-        except IntegrityError:
-            raise AccountError(f"user {name!r} already exists") from None
+        # Checked inside the transaction: the transaction turns a unique-constraint error
+        # into a StoreError, so one caught here could never say "already exists".
+        with self._transaction(self._write_lock) as conn:
+            if conn.execute(select(users.c.id).where(users.c.name == name)).first():
+                raise AccountError(f"user {name!r} already exists")
+            uid = conn.execute(
+                insert(users).values(
+                    name=name, role=r.value, password_hash=password_hash, created_ms=now
+                )  # fmt: skip
+            ).inserted_primary_key
         assert uid is not None
         return User(int(uid[0]), name, r, now)
 
@@ -132,19 +132,18 @@ class AccountsMixin:
             raise AccountError(f"bad token name {name!r}: 1 to 64 printable characters")
         r = _role(role)
         now = wall_clock_ms()
-        try:
-            with self._transaction(self._write_lock) as conn:
-                tid = conn.execute(
-                    insert(api_tokens).values(
-                        name=name,
-                        role=r.value,
-                        token_sha256=token_sha256,
-                        created_by=created_by,
-                        created_ms=now,
-                    )  # fmt: skip
-                ).inserted_primary_key
-        except IntegrityError:
-            raise AccountError(f"token {name!r} already exists") from None
+        with self._transaction(self._write_lock) as conn:
+            if conn.execute(select(api_tokens.c.id).where(api_tokens.c.name == name)).first():
+                raise AccountError(f"token {name!r} already exists")
+            tid = conn.execute(
+                insert(api_tokens).values(
+                    name=name,
+                    role=r.value,
+                    token_sha256=token_sha256,
+                    created_by=created_by,
+                    created_ms=now,
+                )  # fmt: skip
+            ).inserted_primary_key
         assert tid is not None
         return ApiToken(int(tid[0]), name, r, created_by, now)
 

@@ -119,9 +119,11 @@ class ConsoleMixin:
         after_id: int | None = None,
         limit: int = 50,
         offset: int = 0,
+        oldest_first: bool = False,
     ) -> tuple[list[Ticket], int]:
         """A page of tickets, newest first, and how many match; after_id keeps only newer
-        ones (what the live feed asks for)."""
+        ones (what the live feed asks for), oldest_first the next ones after it in order
+        (a burst larger than one page then goes out page by page, none skipped)."""
         conds: list[ColumnElement[bool]] = []
         for column, value in ((tickets.c.state, state.value if state else None),
                               (tickets.c.priority, priority), (tickets.c.tier, tier),
@@ -139,7 +141,8 @@ class ConsoleMixin:
                              tickets.c.rule_id.ilike(pattern, escape="\\")))  # fmt: skip
         if after_id is not None:
             conds.append(tickets.c.id > after_id)
-        query = select(tickets).order_by(tickets.c.id.desc()).limit(limit).offset(offset)
+        order = tickets.c.id.asc() if oldest_first else tickets.c.id.desc()
+        query = select(tickets).order_by(order).limit(limit).offset(offset)
         count = select(func.count()).select_from(tickets)
         if conds:
             query, count = query.where(and_(*conds)), count.where(and_(*conds))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.common.config import _DURATION_UNITS, _parse_quantity
@@ -32,7 +34,14 @@ from collector.web.views import (
     when,
 )
 
-router = APIRouter(prefix="/api/v1")
+# The bearer scheme is declared for the OpenAPI document (clients generated from it send
+# the token); it never rejects anything itself: security.require decides, and also
+# accepts the console's session cookie.
+BEARER_AUTH = HTTPBearer(
+    auto_error=False, bearerFormat="rdg_...",
+    description="An API token: `rdiag-collector tokens add NAME --role ROLE`.",
+)  # fmt: skip
+router = APIRouter(prefix="/api/v1", dependencies=[Security(BEARER_AUTH)])
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 L1 = Annotated[Principal, Depends(require(Permission.ACKNOWLEDGE))]
@@ -80,10 +89,24 @@ class TokenBody(Strict):
     role: Literal["viewer", "L1", "L2", "admin"]
 
 
+# A silence longer than a year is a rule to retire, not maintenance; the bound also keeps
+# the expiry a time that can be stored and shown (an unbounded one failed every silences
+# list with a 500).
+MAX_SILENCE_S = 365 * 86_400
+
+
+def invalid(where: tuple[str, ...], problem: str, given: Any) -> RequestValidationError:
+    """A 422 like the ones FastAPI raises itself: {error, problems: [{where, problem}]}."""
+    return RequestValidationError([{"type": "value_error", "loc": where, "msg": problem,
+                                    "input": given}])  # fmt: skip
+
+
 def parse_duration_ms(text: str) -> int:
     seconds = _parse_quantity(text, _DURATION_UNITS)
     if seconds is None or seconds <= 0:
-        raise HTTPException(422, f"duration: expected such as 30m, 2h or 3d, got {text!r}")
+        raise invalid(("body", "duration"), f"expected such as 30m, 2h or 3d, got {text!r}", text)
+    if seconds > MAX_SILENCE_S:
+        raise invalid(("body", "duration"), f"at most 365d, got {text!r}", text)
     return int(seconds * 1000)
 
 
@@ -102,7 +125,8 @@ def list_hosts(
     open_tickets: Annotated[bool | None, Query(description="with open tickets or without")] = None,
 ) -> dict[str, Any]:  # fmt: skip
     if stale is False:
-        raise HTTPException(422, "stale: only stale=true filters; leave it out for every host")
+        raise invalid(("query", "stale"), "only stale=true filters; leave it out for every host",
+                      stale)  # fmt: skip
     c = console_of(request)
     cutoff = c.wall_clock() - c.stale_after_ms
     rows, total = c.store.page_hosts(
@@ -262,8 +286,8 @@ def add_silence(request: Request, body: SilenceBody, who: L2) -> dict[str, Any]:
     try:
         s = c.store.add_silence(body.scope, body.value, reason=body.reason, who=who.name,
                                 expires_ms=expires)  # fmt: skip
-    except TicketError as exc:
-        raise HTTPException(422, str(exc)) from None
+    except TicketError as exc:  # a blank value: the other fields are checked above
+        raise invalid(("body", "value"), str(exc), body.value) from None
     return silence_json(s)
 
 

@@ -62,18 +62,26 @@ class Live:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self._stopping.wait()
-            if self._stopping.is_set() or not self._streams:
+            if self._stopping.is_set():
                 continue
             try:
+                if not self._streams:
+                    # Nobody listens: what opens meanwhile is no news to a stream that
+                    # connects later (a page that lists tickets asks for its catch-up by id).
+                    self._last_id = await asyncio.to_thread(self.store.newest_ticket_id)
+                    continue
+                # Oldest first: a burst larger than one read goes out over the next polls
+                # instead of its older tickets being skipped.
                 new, _ = await asyncio.to_thread(
-                    self.store.page_tickets, after_id=self._last_id, limit=CATCH_UP_MAX
-                )
+                    self.store.page_tickets, after_id=self._last_id, limit=CATCH_UP_MAX,
+                    oldest_first=True,
+                )  # fmt: skip
             except Exception as exc:  # the live feed must never take the console down
                 log.error(
                     "live ticket feed failed", extra={"error": f"{type(exc).__name__}: {exc}"}
                 )
                 continue
-            for t in reversed(new):  # oldest first
+            for t in new:
                 self._last_id = max(self._last_id, t.id)
                 if t.state is TicketState.HELD:
                     continue

@@ -87,7 +87,8 @@ def pager(request: Request, total: int, offset: int) -> dict[str, Any]:
 
 def _safe_next(target: str) -> str:
     # Only a path on this console: an open redirect would make the login page a phishing aid.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok else "/"
 
 
 # -- login ---------------------------------------------------------------------------
@@ -218,18 +219,19 @@ def host_export(request: Request, agent_id: str, fmt: str, who: Viewer) -> Respo
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets(
     request: Request, who: Viewer, offset: Offset = 0,
-    state: TicketState | None = TicketState.OPEN,
-    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None,
-    tier: Literal["L1", "L2", "L3"] | None = None, q: Text = None, host: Text = None,
+    # The filter form sends "" for "any" (and an empty text box): no filter, not bad input.
+    state: Literal["", "open", "resolved", "closed", "merged", "held"] = "open",
+    priority: Literal["", "P1", "P2", "P3", "P4", "P5"] = "",
+    tier: Literal["", "L1", "L2", "L3"] = "", q: Text = None, host: Text = None,
     assignee: Text = None, rule: Text = None,
 ) -> Response:  # fmt: skip
     rows, total = console_of(request).store.page_tickets(
-        state=state, priority=priority, tier=tier, q=q, agent_id=host, assignee=assignee,
-        rule_id=rule, limit=PAGE, offset=offset,
+        state=TicketState(state) if state else None, priority=priority or None,
+        tier=tier or None, q=q or None, agent_id=host or None, assignee=assignee or None,
+        rule_id=rule or None, limit=PAGE, offset=offset,
     )  # fmt: skip
-    filters = {"state": state.value if state else "", "priority": priority or "",
-               "tier": tier or "", "q": q or "", "host": host or "",
-               "assignee": assignee or "", "rule": rule or ""}  # fmt: skip
+    filters = {"state": state, "priority": priority, "tier": tier, "q": q or "",
+               "host": host or "", "assignee": assignee or "", "rule": rule or ""}  # fmt: skip
     return render(request, "tickets.html", who, rows=rows, filters=filters,
                   states=[s.value for s in TicketState], pages=pager(request, total, offset),
                   newest_id=console_of(request).store.newest_ticket_id())  # fmt: skip

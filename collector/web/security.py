@@ -16,6 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.store.model import Role
 from collector.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Principal, digest, same
@@ -24,6 +25,8 @@ from collector.web.views import Console
 log = logging.getLogger("rdiag.console")
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# RFC 9110: a 401 says how to authenticate.
+BEARER = {"WWW-Authenticate": "Bearer"}
 
 
 class LoginRequired(Exception):
@@ -40,10 +43,10 @@ def _lookup(console: Console, request: Request) -> Principal | None:
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise HTTPException(401, "Authorization must be 'Bearer <API token>'")
+            raise HTTPException(401, "Authorization must be 'Bearer <API token>'", BEARER)
         token = console.store.token_by_hash(digest(secret.strip()))
         if token is None:
-            raise HTTPException(401, "unknown or revoked API token")
+            raise HTTPException(401, "unknown or revoked API token", BEARER)
         return Principal(f"token:{token.name}", token.role, via_token=True)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -85,7 +88,7 @@ def require(role: Role, *, page: bool = False) -> Callable[[Request], Awaitable[
         if who is None:
             if page:
                 raise LoginRequired()
-            raise HTTPException(401, "log in or send 'Authorization: Bearer <API token>'")
+            raise HTTPException(401, "log in or send 'Authorization: Bearer <API token>'", BEARER)
         if not who.may(role):
             raise HTTPException(403, f"this needs the {role.value} role; you are {who.role.value}")
         await check_csrf(request, who)
@@ -98,8 +101,10 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _where(loc: Any) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "request"
+def _where(error: Any) -> str:
+    if error.get("type") == "json_invalid":
+        return "body"  # its loc is ("body", <character offset>): a number names nothing
+    return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
 
 
 def install_error_handlers(
@@ -115,8 +120,10 @@ def install_error_handlers(
 
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
+    # Starlette's own class, of which FastAPI's is a subclass: an unknown path (404) or
+    # method (405) is raised by the router as Starlette's, and must not answer {"detail"}.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if _is_api(request):
             return JSONResponse({"error": detail}, status_code=exc.status_code,
@@ -126,8 +133,7 @@ def install_error_handlers(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [
-            {"where": _where(e.get("loc", ())), "problem": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
+            {"where": _where(e), "problem": str(e.get("msg", "invalid"))} for e in exc.errors()
         ]
         text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
         if _is_api(request):

@@ -78,7 +78,10 @@ def when(ms: int) -> str:
     """An ISO 8601 UTC time for people and JSON; empty for 0 (never)."""
     if not ms:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # a silence "for 100000000d" from the CLI
+        return f"{ms} ms"
 
 
 def ticket_json(t: Ticket) -> dict[str, Any]:

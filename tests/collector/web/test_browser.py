@@ -48,6 +48,12 @@ VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 FLEET_HOSTS = 40  # tests/scenarios/mixed-fleet.yaml
 MAX_TABS = 150  # a keyboard user reaches any control of a page in fewer presses than this
 
+# In CI (.ci/run sets CI=true and installs chromium) a missing browser is a failure, not a
+# skip: the "done" is these tests passing there.
+if os.environ.get("CI") == "true" and not CHROMIUM.exists():
+    pytest.fail(f"CI=true but no {CHROMIUM}: .ci/run should have installed chromium",
+                pytrace=False)  # fmt: skip
+
 pytestmark = [
     pytest.mark.skipif(
         not CHROMIUM.exists(),
