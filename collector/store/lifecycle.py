@@ -229,11 +229,11 @@ class Lifecycle:
         if only_sink is not None:
             names = names.where(sinks.c.name == only_sink)
         if op != "create":
-            names = names.where(
-                live_creates()
-                .where(ticket_ops.c.ticket_id == ticket_id, deliveries.c.sink == sinks.c.name)
-                .exists()
-            )
+            # The sinks of this ticket's live creates, read from the ticket's own operations
+            # (ix_ticket_ops_ticket_id). Correlated on sinks.name instead (an EXISTS), SQLite
+            # walks the sink's every delivery through (sink, state): O(outbox) per operation.
+            has_create = live_creates().where(ticket_ops.c.ticket_id == ticket_id)
+            names = names.where(sinks.c.name.in_(has_create.with_only_columns(deliveries.c.sink)))
         rows = [
             {"op_id": op_id, "sink": name, "state": "waiting", "attempts": 0,
              "next_attempt_ms": self.now + delay_ms, "last_error": "", "memo": "{}",

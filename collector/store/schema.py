@@ -395,3 +395,8 @@ api_tokens = Table(
 # priority and tier, and a host's health is its worst open ticket.
 Index("ix_telemetry_host_time", telemetry.c.agent_id, telemetry.c.kind, telemetry.c.observed_at_ms)
 Index("ix_tickets_open_by_host", tickets.c.state, tickets.c.agent_id, tickets.c.priority)
+# A host's tickets are asked for by agent id or hostname (page_tickets, list_tickets: an OR,
+# which SQLite answers from two indexes or else by scanning every ticket); an incident's
+# members and its fleet ticket by incident_id (the incident page, related_tickets).
+Index("ix_tickets_hostname", tickets.c.hostname)
+Index("ix_tickets_incident_id", tickets.c.incident_id)

@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 Users log in with an argon2id password hash; a session or an API token is kept only as
 the SHA-256 of its secret. The host page reads a host's snapshots by time
-(telemetry by agent, kind, time) and the overview counts open tickets per host.
+(telemetry by agent, kind, time), the overview counts open tickets per host, and a host's
+or an incident's tickets are read by hostname or incident id.
 """
 
 from __future__ import annotations
@@ -56,9 +57,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_telemetry_host_time", "telemetry", ["agent_id", "kind", "observed_at_ms"])
     op.create_index("ix_tickets_open_by_host", "tickets", ["state", "agent_id", "priority"])
+    op.create_index("ix_tickets_hostname", "tickets", ["hostname"])
+    op.create_index("ix_tickets_incident_id", "tickets", ["incident_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_incident_id", "tickets")
+    op.drop_index("ix_tickets_hostname", "tickets")
     op.drop_index("ix_tickets_open_by_host", "tickets")
     op.drop_index("ix_telemetry_host_time", "telemetry")
     op.drop_table("api_tokens")
