@@ -1,12 +1,14 @@
 """`make bench`: run the benchmarks, print the figures, write bench-out/results.json.
 
-    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,rules,tickets,fleet,ingest]
+    .venv/bin/python -m tests.bench [--only agent,cycle,wire,spool,rules,tickets,fleet,ingest,
+                                           console]
                                     [--out DIR] [--postgres-url URL | --no-postgres] [--strict]
 
 Each benchmark starts real processes (collector, agent, load client) on loopback and
 cleans up after itself; the whole run takes about ten minutes (the fleet benchmark alone
-five to six). Besides results.json, DIR gets performance.md, the table for README's
-Performance section. The machine is shared, so figures move with its load: the 1-minute
+five to six; the console's two to four more when its cached store must be seeded).
+Besides results.json, DIR gets performance.md, the table for README's Performance
+section. The machine is shared, so figures move with its load: the 1-minute
 load average at the start is recorded with them.
 
 Exit status: 0 when every benchmark ran (a figure that misses its target is reported,
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from tests.bench import (
     bench_agent,
+    bench_console,
     bench_cycle,
     bench_fleet,
     bench_ingest,
@@ -68,6 +71,10 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "ingest": (
         "Collector ingest: snapshots/s, ack after commit, one process",
         lambda a: bench_ingest.run(None if a.no_postgres else a.postgres_url),
+    ),
+    "console": (
+        "Console: every page and API list, 10,000 hosts and 50,000 tickets, server time",
+        lambda a: bench_console.run(),
     ),
 }
 
