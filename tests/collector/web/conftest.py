@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,29 @@ def login(url: str, name: str, password: str) -> tuple[httpx.Client, str]:
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf, page.text[:500]
     return client, csrf.group(1)
+
+
+def in_thread(work: Callable[[], object]) -> Callable[[], None]:
+    """Run work (a simulation) in a thread, beside what the test thread drives (a
+    Playwright page, an event stream); the returned join() re-raises what it raised."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test thread, not lost in this one
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="console-test-sim")
+    thread.start()
+
+    def join() -> None:
+        thread.join(120)
+        assert not thread.is_alive(), "the simulation did not finish"
+        if failed:
+            raise failed[0]
+
+    return join
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,7 @@ import asyncio
 import os
 import re
 import struct
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from playwright.sync_api import (
 from agent.config import CollectorSection
 from collector.sim.run import simulate
 from collector.sim.scenario import load_scenario
-from tests.collector.web.conftest import PASSWORD, USERS, LiveConsole
+from tests.collector.web.conftest import PASSWORD, USERS, LiveConsole, in_thread
 from tests.helpers.procs import ROOT, start_collector
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -548,29 +547,6 @@ def own_console(tmp_path: Path) -> Iterator[tuple[LiveConsole, Path]]:
         yield live, scenario
     finally:
         proc.stop()
-
-
-def in_thread(work: Callable[[], object]) -> Callable[[], None]:
-    """Run work in a thread (Playwright's sync API owns this thread's event loop);
-    the returned join() re-raises what the thread raised."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed to the test thread, not lost in this one
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="live-feed-sim")
-    thread.start()
-
-    def join() -> None:
-        thread.join(120)
-        assert not thread.is_alive(), "the simulation did not finish"
-        if failed:
-            raise failed[0]
-
-    return join
 
 
 def test_new_ticket_appears_without_reload(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from collector.store import IncomingBatch, SqlStore, TicketDraft, open_store
 from collector.store.model import RecordKind, StoredRecord
 from collector.tickets.policy import TicketPolicy
 from collector.web.live import CATCH_UP_MAX, QUEUE_MAX, Live
-from tests.collector.web.conftest import PASSWORD, USERS, LiveConsole, login
+from tests.collector.web.conftest import PASSWORD, USERS, LiveConsole, in_thread, login
 from tests.helpers.procs import ROOT, start_collector
 
 pytestmark = pytest.mark.timeout(180)
@@ -113,27 +112,6 @@ def events(response: httpx.Response) -> Iterator[Event | str]:
             yield Event(fields.get("id", ""), fields.get("event", "message"),
                         json.loads(fields.get("data", "null")))  # fmt: skip
             fields = {}
-
-
-def in_thread(work: Callable[[], None]) -> Callable[[], None]:
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed to the test thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="live-sim")
-    thread.start()
-
-    def join() -> None:
-        thread.join(120)
-        assert not thread.is_alive(), "the simulation did not finish"
-        if failed:
-            raise failed[0]
-
-    return join
 
 
 TIMEOUT = httpx.Timeout(10, read=DEADLINE_S)
