@@ -15,13 +15,14 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.common.config import _DURATION_UNITS, _parse_quantity
-from collector.store import Resolution, TicketError, TicketState
+from collector.store import Resolution, Silence, TicketError, TicketState
 from collector.store.accounts import AccountError
 from collector.store.model import Role
 from collector.tickets.report import report_of
 from collector.web.auth import Permission, Principal, digest, new_api_token
 from collector.web.security import console_of, require
 from collector.web.views import (
+    Console,
     delivery_json,
     finding_json,
     host_json,
@@ -110,9 +111,27 @@ def parse_duration_ms(text: str) -> int:
     return int(seconds * 1000)
 
 
-def _ticket_error(exc: TicketError) -> HTTPException:
+def ticket_error(exc: TicketError) -> HTTPException:
+    """A refused ticket action: 404 for an unknown ticket, 409 for one in the wrong state."""
     text = str(exc)
     return HTTPException(404 if text.startswith("no ticket") else 409, text)
+
+
+def silence(c: Console, scope: str, value: str, reason: str, duration: str, who: str) -> Silence:
+    """Add a silence for `duration` from now (the API and the console's forms)."""
+    expires = c.clock() + parse_duration_ms(duration)
+    try:
+        return c.store.add_silence(scope, value, reason=reason, who=who, expires_ms=expires)
+    except TicketError as exc:  # a blank value: the other fields are checked by their models
+        raise invalid(("body", "value"), str(exc), value) from None
+
+
+def bounded_page(rows: list[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    """(this page, total) from a store list read with limit offset + limit + 1: the extra
+    row says whether a next page exists without counting the whole table, so the total is
+    exact on the last page and "at least" before it."""
+    items = rows[offset : offset + limit]
+    return items, offset + len(items) + (1 if len(rows) > offset + limit else 0)
 
 
 # -- hosts ---------------------------------------------------------------------------
@@ -155,10 +174,7 @@ def list_findings(
 ) -> dict[str, Any]:  # fmt: skip
     store = console_of(request).store
     rows = store.list_findings(agent_id=host, phase=phase, limit=offset + limit + 1)
-    items = rows[offset : offset + limit]
-    # The store's findings list is bounded by limit; one extra row tells whether there is
-    # a next page without counting the whole table.
-    total = offset + len(items) + (1 if len(rows) > offset + limit else 0)
+    items, total = bounded_page(rows, limit, offset)
     return page(request, [finding_json(f) for f in items], total, limit, offset)
 
 
@@ -203,7 +219,7 @@ def _act(request: Request, ticket_id: int, action: Any) -> dict[str, Any]:
     try:
         return ticket_json(action(console_of(request).store))
     except TicketError as exc:
-        raise _ticket_error(exc) from None
+        raise ticket_error(exc) from None
 
 
 @router.post("/tickets/{ticket_id}/acknowledge", summary="Acknowledge (L1)")
@@ -245,8 +261,7 @@ def list_incidents(
 ) -> dict[str, Any]:  # fmt: skip
     store = console_of(request).store
     rows = store.list_incidents(state=state, limit=offset + limit + 1)
-    items = rows[offset : offset + limit]
-    total = offset + len(items) + (1 if len(rows) > offset + limit else 0)
+    items, total = bounded_page(rows, limit, offset)
     return page(request, [incident_json(i, with_hosts=False) for i in items], total, limit,
                 offset)  # fmt: skip
 
@@ -282,13 +297,7 @@ def list_silences(request: Request, who: Reader, include_expired: bool = False) 
 @router.post("/silences", status_code=201, summary="Silence a host, a site or a rule (L2)")
 def add_silence(request: Request, body: SilenceBody, who: L2) -> dict[str, Any]:
     c = console_of(request)
-    expires = c.clock() + parse_duration_ms(body.duration)
-    try:
-        s = c.store.add_silence(body.scope, body.value, reason=body.reason, who=who.name,
-                                expires_ms=expires)  # fmt: skip
-    except TicketError as exc:  # a blank value: the other fields are checked above
-        raise invalid(("body", "value"), str(exc), body.value) from None
-    return silence_json(s)
+    return silence_json(silence(c, body.scope, body.value, body.reason, body.duration, who.name))
 
 
 @router.delete("/silences/{silence_id}", summary="End a silence (L2)")

@@ -22,7 +22,7 @@ from collector.store import Resolution, TicketError, TicketState
 from collector.store.model import Role
 from collector.tickets.policy import PRIORITIES
 from collector.tickets.report import report_of
-from collector.web.api import parse_duration_ms
+from collector.web.api import silence, ticket_error
 from collector.web.auth import (
     SESSION_COOKIE,
     Permission,
@@ -32,7 +32,7 @@ from collector.web.auth import (
     new_secret,
     same,
 )
-from collector.web.security import console_of, principal, require
+from collector.web.security import console_of, require
 from collector.web.views import ticket_json, when
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -198,11 +198,10 @@ def _host_report(request: Request, agent_id: str) -> Any:
 
 @router.get("/hosts/{agent_id}", response_class=HTMLResponse)
 def host(request: Request, agent_id: str, who: Viewer) -> Response:
-    c = console_of(request)
     report = _host_report(request, agent_id)
-    tickets, _ = c.store.page_tickets(agent_id=agent_id, limit=PAGE)
+    # The report has read the host's tickets already (its exports list them).
     return render(request, "host.html", who, report=report, agent_id=agent_id,
-                  body=Markup(report.html_fragment()), tickets=tickets,
+                  body=Markup(report.html_fragment()), tickets=report.tickets[:PAGE],
                   quoted=quote(agent_id, safe=""))  # fmt: skip
 
 
@@ -298,7 +297,7 @@ def _do(ticket_id: int, action: Any) -> RedirectResponse:
     try:
         action()
     except TicketError as exc:
-        raise HTTPException(404 if str(exc).startswith("no ticket") else 409, str(exc)) from None
+        raise ticket_error(exc) from None
     return back(f"/tickets/{ticket_id}", "saved")
 
 
@@ -355,11 +354,7 @@ def silence_form(
     c = console_of(request)
     t = _ticket(request, ticket_id)
     value = t.agent_id if scope == "host" else t.rule_id
-    expires = c.clock() + parse_duration_ms(duration)
-    try:
-        c.store.add_silence(scope, value, reason=reason, who=who.name, expires_ms=expires)
-    except TicketError as exc:
-        raise HTTPException(422, str(exc)) from None
+    silence(c, scope, value, reason, duration, who.name)
     return back(f"/tickets/{ticket_id}", f"silenced {scope} {value}")
 
 
@@ -417,12 +412,7 @@ def add_silence_form(
     duration: Annotated[str, Form(min_length=1, max_length=20)],
     reason: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:  # fmt: skip
-    c = console_of(request)
-    expires = c.clock() + parse_duration_ms(duration)
-    try:
-        c.store.add_silence(scope, value, reason=reason, who=who.name, expires_ms=expires)
-    except TicketError as exc:
-        raise HTTPException(422, str(exc)) from None
+    silence(console_of(request), scope, value, reason, duration, who.name)
     return back("/silences", "silence added")
 
 
@@ -475,12 +465,6 @@ def _schema_text(schema: dict[str, Any]) -> str:
     bounds = [f"{k} {schema[k]}" for k in ("minimum", "maximum", "minLength", "maxLength")
               if k in schema]  # fmt: skip
     return text + (f" ({', '.join(bounds)})" if bounds else "")
-
-
-@router.get("/whoami")
-async def whoami(request: Request) -> dict[str, Any]:
-    who = await principal(request)
-    return {"name": who.name, "role": who.role.value} if who else {"name": None}
 
 
 __all__ = ["render_error", "router", "ticket_json"]

@@ -7,7 +7,7 @@ never disagree about a field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,7 +54,6 @@ class Console:
     secure_cookies: bool = False
     reload_rules: Callable[[], bool] | None = None
     live_poll_s: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def rules_view(engine: Engine, folder: str, load_errors: tuple[str, ...], reloads: int,
