@@ -24,7 +24,9 @@ from collector.engine.evaluate import Engine, RuleSet
 from collector.engine.load import default_rules_dir, load_rules, rule_files
 from collector.engine.subjects import site_table
 from collector.ingest.committer import GroupCommitter
+from collector.ingest.evaluator import Limits
 from collector.ingest.service import AgentPolicy, CollectorService
+from collector.ingest.workers import Evaluators, Setup, WorkerPool, rule_sources, worker_count
 from collector.store import SqlStore, open_store
 from collector.store.clock import ObservedClock, WallClock, wall_clock_ms
 from collector.tickets.outbox import Outbox
@@ -72,12 +74,29 @@ class Collector:
     outbox: Outbox | None = None
     clock: WallClock = wall_clock_ms
     console: ConsoleServer | None = None
+    pool: WorkerPool | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> int:
         cfg = self.config
         codec = Codec(Dictionaries.from_dir(cfg.server.dictionaries))
+        evaluators: Evaluators | None = None
+        workers = worker_count(cfg.ingest.workers)
+        if workers:
+            # Before gRPC starts its threads: the first workers are forked (workers.py).
+            self.pool = WorkerPool(workers, self.engine, codec, self._worker_setup)
+            await self.pool.start()
+            evaluators = self.pool
+        try:
+            return await self._serve(codec, evaluators)
+        except BaseException:
+            if self.pool is not None:
+                await self.pool.stop()
+            raise
+
+    async def _serve(self, codec: Codec, evaluators: Evaluators | None) -> int:
+        cfg = self.config
         self.committer = GroupCommitter(self.store, cfg.ingest.commit_max_batches)
         self.service = CollectorService(
             store=self.store,
@@ -90,6 +109,7 @@ class Collector:
             max_batch_bytes=int(cfg.server.max_batch_bytes),
             max_message_bytes=int(cfg.server.max_message_bytes),
             max_streams=cfg.ingest.max_streams,
+            evaluators=evaluators,
         )
         limit = int(cfg.server.max_message_bytes)
         self.server = grpc.aio.server(
@@ -116,6 +136,18 @@ class Collector:
         if cfg.console.enabled:
             await self._start_console()
         return self.port
+
+    def _worker_setup(self) -> Setup:
+        cfg = self.config
+        d = cfg.server.dictionaries
+        return Setup(
+            rule_sources=rule_sources(self.engine.rules),
+            site_map=tuple((k, tuple(v)) for k, v in cfg.rules.site_map().items()),
+            dictionaries=str(d) if d else None,
+            limits=Limits(int(cfg.server.max_batch_bytes), self.store.policy),
+            log_level=cfg.log.level,
+            log_format=cfg.log.format,
+        )
 
     async def _start_console(self) -> None:
         # Imported here: a collector run with the console off never loads the web stack.
@@ -209,6 +241,8 @@ class Collector:
                           extra={"error": err})  # fmt: skip
             return False
         self.engine.rules = RuleSet(loaded.rules)
+        if self.service is not None:
+            self.service.evaluators.set_rules(self.engine.rules)
         status.loaded = len(loaded.rules)
         status.reloads += 1
         log.info("rules reloaded", extra={"rules": len(loaded.rules), "folder": str(status.folder)})
@@ -237,6 +271,8 @@ class Collector:
             await self.server.stop(self.config.server.grace)
         if self.committer is not None:
             await self.committer.close()
+        if self.pool is not None:
+            await self.pool.stop()
         self._stopping.set()
         for t in self._tasks:
             await t  # each ends at its next check of _stopping, after its own work

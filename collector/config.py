@@ -70,12 +70,20 @@ class IngestSection:
     # whatever arrived while the previous commit ran goes into the next one.
     commit_max_batches: int = 256
     max_streams: int = 10_000  # concurrent agent streams; more are refused with RESOURCE_EXHAUSTED
+    # Processes that decode and evaluate the streams (collector/ingest/workers.py): -1 is
+    # one per CPU (at most 8), 0 evaluates on the collector's own event loop.
+    workers: int = -1
 
     def validate(self) -> tuple[str, str] | None:
         if not 1 <= self.commit_max_batches <= 10_000:
             return "commit_max_batches", "expected 1..10000"
         if self.max_streams < 1:
             return "max_streams", "expected at least 1"
+        if not -1 <= self.workers <= 64:
+            return (
+                "workers",
+                f"expected -1 (one per CPU), 0 (in process) or 1..64, got {self.workers}",
+            )
         return None
 
 

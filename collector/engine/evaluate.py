@@ -17,7 +17,15 @@ from agent.records import Event, HostInventory, Snapshot
 from collector.engine import template
 from collector.engine.history import HostHistory, RuleState, StoredEvent, event_key
 from collector.engine.lang import MAX_WINDOW_MS, kind_matcher
-from collector.engine.model import Change, Finding, IncidentUpdate, Persist, Rule, coalesce
+from collector.engine.model import (
+    Change,
+    Finding,
+    FleetProbe,
+    IncidentUpdate,
+    Persist,
+    Rule,
+    coalesce,
+)
 from collector.engine.subjects import SUBJECTS, Facts, LayeredFacts, event_facts, host_facts
 
 log = logging.getLogger("rdiag.collector.engine")
@@ -324,13 +332,23 @@ class RuleErrors:
     the agent sent out of range); counted, and logged once per rule."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    logged: set[str] = field(default_factory=set)  # bounded by the rule ids
 
     def add(self, rule: Rule, exc: Exception) -> None:
-        first = rule.id not in self.counts
         self.counts[rule.id] = self.counts.get(rule.id, 0) + 1
-        if first:
+        if rule.id not in self.logged:
+            self.logged.add(rule.id)
             log.error("rule evaluation failed",
                       extra={"rule": rule.id, "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last take (an evaluation worker reports them)."""
+        counts, self.counts = self.counts, {}
+        return counts
+
+    def merge(self, counts: dict[str, int]) -> None:
+        for rule_id, n in counts.items():
+            self.counts[rule_id] = self.counts.get(rule_id, 0) + n
 
 
 @dataclass
@@ -358,24 +376,30 @@ class Fleet:
         g.members.update({a: (h, t) for a, h, t in hosts})
 
     def observe(self, finding: Finding) -> Finding:
-        rule = finding.rule
-        assert rule.fleet is not None
-        group = template.render(rule.fleet.group_by, finding.facts)
-        if not group.strip():
+        probe = fleet_probe(finding)
+        if probe is None:
             return finding  # no shared attribute known: an ordinary per-host finding
+        held = self.join(finding.rule, probe)
+        return replace(finding, group=probe.group, held=held or finding.held)
+
+    def join(self, rule: Rule, probe: FleetProbe) -> str:
+        """Count the probe's host in its group: "incident:<group>" once the group is an
+        incident (the finding gets no ticket of its own), "" while it is not."""
+        assert rule.fleet is not None
+        group = probe.group
         g = self.groups.setdefault((rule.id, group), _Group())
-        now = finding.observed_at_ms
-        g.members[finding.agent_id] = (str(finding.facts.get("hostname", "")), now)
+        now = probe.observed_at_ms
+        g.members[probe.agent_id] = (probe.hostname, now)
         cutoff = now - rule.fleet.within_ms
         if not g.opened_ms:
             for agent in [a for a, (_, t) in g.members.items() if t < cutoff]:
                 del g.members[agent]
             if len(g.members) < rule.fleet.min_hosts:
-                return replace(finding, group=group)
+                return ""
         new = not g.opened_ms
         if new:
             g.opened_ms = now
-        facts = {**finding.facts, "hosts": len(g.members), "group": group}
+        facts = {**probe.facts, "hosts": len(g.members), "group": group}
         self.updates.append(
             IncidentUpdate(
                 rule_id=rule.id,
@@ -387,7 +411,7 @@ class Fleet:
                 new=new,
             )
         )
-        return replace(finding, group=group, held=f"incident:{group}")
+        return f"incident:{group}"
 
     def flush(self) -> list[IncidentUpdate]:
         """The incidents that changed since the last flush, one update each.
@@ -399,11 +423,49 @@ class Fleet:
         return coalesce(updates)
 
 
+def fleet_probe(finding: Finding) -> FleetProbe | None:
+    """What fleet correlation needs of a fleet rule's finding; None without a shared
+    attribute (an ordinary per-host finding)."""
+    rule = finding.rule
+    assert rule.fleet is not None
+    facts = finding.facts
+    group = template.render(rule.fleet.group_by, facts)
+    if not group.strip():
+        return None
+    names = _SUMMARY_FIELDS.get(rule.fleet.summary)
+    if names is None:
+        names = _SUMMARY_FIELDS[rule.fleet.summary] = tuple(
+            n for n in template.fields_of(rule.fleet.summary) if n not in ("hosts", "group")
+        )
+    named = {n: facts[n] for n in names if n in facts}
+    hostname = str(facts.get("hostname", ""))
+    return FleetProbe(rule.id, group, finding.agent_id, hostname, finding.observed_at_ms, named)
+
+
+_SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {}  # bounded by the rules' summary texts
+
+
+class DeferredFleet(Fleet):
+    """The fleet of an evaluation worker, which sees only some hosts: it correlates
+    nothing, and marks each fleet finding with its probe for the main process's Fleet."""
+
+    def observe(self, finding: Finding) -> Finding:
+        probe = fleet_probe(finding)
+        if probe is None:
+            return finding
+        return replace(finding, group=probe.group, fleet_probe=probe)
+
+
 class Engine:
-    def __init__(self, rules: RuleSet, site_of: Callable[[str], str] = lambda subnet: "") -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        site_of: Callable[[str], str] = lambda subnet: "",
+        fleet: Fleet | None = None,
+    ) -> None:
         self.rules = rules
         self.site_of = site_of
-        self.fleet = Fleet()
+        self.fleet = fleet if fleet is not None else Fleet()
         self.errors = RuleErrors()
         self.hits: dict[str, int] = {}  # findings opened, by rule
 

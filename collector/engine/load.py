@@ -336,6 +336,7 @@ def parse_rule(text: str, file: Path) -> Rule:
         absorb_within_ms=r.duration(data, (), "absorb_within", 30 * 60_000),
         fleet=fleet,
         on_clear=r.choice(data, "on_clear", OnClear) if "on_clear" in data else OnClear.NOTE,
+        text=text,
     )
 
 

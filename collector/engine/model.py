@@ -110,6 +110,9 @@ class Rule:
     absorb_within_ms: int = 30 * 60_000
     fleet: Fleet | None = None
     on_clear: OnClear = OnClear.NOTE
+    # The rule file's text: what an evaluation worker process parses to get this same rule
+    # (a compiled condition does not pickle).
+    text: str = field(default="", repr=False, compare=False)
 
     @property
     def priority(self) -> str:
@@ -137,6 +140,21 @@ class Finding:
     absorbed_since_ms: int = 0
     group: str = ""  # fleet rules: the shared attribute's value
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # Set by a DeferredFleet (an evaluation worker): the fleet correlation is left to the
+    # collector's main process, which sees every host; this is what it needs.
+    fleet_probe: FleetProbe | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetProbe:
+    """A fleet rule's finding as fleet correlation reads it: small and picklable."""
+
+    rule_id: str
+    group: str  # the shared attribute's value (rule.fleet.group_by rendered)
+    agent_id: str
+    hostname: str
+    observed_at_ms: int
+    facts: Mapping[str, Any]  # the facts the incident's summary names
 
 
 @dataclass(frozen=True, slots=True)

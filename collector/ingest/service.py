@@ -18,16 +18,17 @@ import grpc
 import grpc.aio
 
 import collector
-from agent.common.codec import CODECS, Codec, CodecError
-from agent.records import AgentStats, Event, HostInventory, Snapshot
+from agent.common.codec import CODECS, Codec
+from agent.records import HostInventory
 from collector.engine.evaluate import Engine
 from collector.engine.history import HostHistory
 from collector.engine.model import Change
 from collector.engine.subjects import host_facts
 from collector.ingest import convert
 from collector.ingest.committer import GroupCommitter, StoreUnavailable
+from collector.ingest.evaluator import BatchIn, Limits, Rejected, StreamState
+from collector.ingest.workers import Evaluators, InProcess, WorkerLost
 from collector.store import BatchResult, IncomingBatch, SqlStore, StoreError, TicketDraft
-from collector.tickets.render import draft
 from rdiag_proto.v1 import collector_pb2 as cpb
 from rdiag_proto.v1 import collector_pb2_grpc as cpb_grpc
 
@@ -39,7 +40,6 @@ _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _ACK_WINDOW = 64  # batches decoded ahead of their acks, per stream
 _ENVELOPE_BYTES = 1024  # room for AgentMessage/Batch framing around a payload
 _MAX_UINT32 = 2**32 - 1
-_MAX_WAITING = 1000  # events held for a new host's first snapshot; beyond, judged OS-blind
 
 
 @dataclass
@@ -66,25 +66,18 @@ class _Stream:
     agent_id: str
     epoch: str
     host: HostInventory | None
-    # What the rules remember of this host, loaded from the store when the stream opens;
-    # dropped with the stream (or when a commit fails) so the store stays the truth.
-    history: HostHistory
+    sid: int  # the stream's evaluation state, in the evaluators (workers.py)
+    acked_at_hello: int  # the position the store had when the stream opened
     last_seq: int = 0
-    # Records up to here were committed before (the position at Hello): a resend of them is
-    # stored once by the store and must not be evaluated twice by the rules either.
-    evaluated_seq: int = 0
-    # Events of a host whose OS is not known yet (see _incoming), bounded by _MAX_WAITING.
-    waiting: list[Event] = field(default_factory=list)
-    # The last ticket draft per finding: a repeat reuses its text (bounded by the host's
-    # rule states: one per rule and component).
-    drafts: dict[tuple[str, str], TicketDraft] = field(default_factory=dict)
     peer: str = ""
-    # The parts of this host's last snapshot, by their bytes: most of the next one repeats
-    # them and is not decoded again (convert.SnapshotMemo).
-    memo: convert.SnapshotMemo = field(default_factory=convert.SnapshotMemo)
     # The last batch handed to the committer: the next one is committed only after it
     # (the committer fails it if this one was not stored).
     last_commit: asyncio.Future[BatchResult] | None = None
+    # Findings the fleet correlation held back, by (rule id, component): told to the
+    # evaluation with the next batch (its rule states carry them), and a clear of one
+    # found in the same batch is held too. Bounded by the host's rule states.
+    fleet_held: dict[tuple[str, str], str] = field(default_factory=dict)
+    tell: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class _Abort(Exception):
@@ -110,6 +103,7 @@ class CollectorService(cpb_grpc.CollectorServicer):
         max_streams: int,
         max_message_bytes: int | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        evaluators: Evaluators | None = None,
     ) -> None:
         self._store = store
         self._committer = committer
@@ -127,6 +121,9 @@ class CollectorService(cpb_grpc.CollectorServicer):
         self._advertised_batch_bytes = max(1, min(advertised, _MAX_UINT32))
         self._max_streams = max_streams
         self._clock_ms = clock_ms
+        self.evaluators: Evaluators = evaluators or InProcess(
+            engine, codec, Limits(max_batch_bytes, store.policy)
+        )
         self.stats = IngestStats()
 
     async def Connect(
@@ -156,16 +153,21 @@ class CollectorService(cpb_grpc.CollectorServicer):
             return
         stream = await self._hello(first, context)
         try:
-            acked = await asyncio.to_thread(
-                self._store.stream_position, stream.agent_id, stream.epoch
-            )
-        except StoreError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
-        stream.evaluated_seq = acked
+            async for msg in self._serve_stream(stream, it, context):
+                yield msg
+        finally:
+            self.evaluators.close(stream.sid, stream.agent_id)
+
+    async def _serve_stream(
+        self,
+        stream: _Stream,
+        it: AsyncIterator[cpb.AgentMessage],
+        context: grpc.aio.ServicerContext[cpb.AgentMessage, cpb.CollectorMessage],
+    ) -> AsyncIterator[cpb.CollectorMessage]:
         yield convert.welcome(
             collector_version=collector.__version__,
             protocol_version=PROTOCOL_VERSION,
-            acked_seq=acked,
+            acked_seq=stream.acked_at_hello,
             max_batch_bytes=self._advertised_batch_bytes,
             preferred_dictionary_id=max(self._codec.dictionaries.ids, default=0),
             interval_seconds=self._policy.interval_seconds,
@@ -202,7 +204,7 @@ class CollectorService(cpb_grpc.CollectorServicer):
                 except StoreUnavailable as exc:
                     # The engine's memory ran ahead of the store; the agent resends, and
                     # the next stream reloads the history from what was committed.
-                    stream.history = HostHistory(stream.agent_id, **self._limits)
+                    self.evaluators.close(stream.sid, stream.agent_id)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
                 if result.tickets_opened:
                     opened = ",".join(map(str, result.tickets_opened))
@@ -244,14 +246,22 @@ class CollectorService(cpb_grpc.CollectorServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Hello host: {exc}")
         try:
             history = await asyncio.to_thread(self._load_history, hello.agent_id, host)
+            acked = await asyncio.to_thread(
+                self._store.stream_position, hello.agent_id, hello.spool_epoch
+            )
         except StoreError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {exc}")
+        state = StreamState(hello.agent_id, history, host, evaluated_seq=acked)
+        try:
+            sid = await self.evaluators.open(hello.agent_id, state)
+        except WorkerLost as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"collector busy: {exc}")
         log.info(
             "agent connected",
             extra={"agent_id": hello.agent_id, "peer": context.peer(),
                    "agent_version": hello.agent_version},
         )  # fmt: skip
-        return _Stream(hello.agent_id, hello.spool_epoch, host, history, peer=context.peer())
+        return _Stream(hello.agent_id, hello.spool_epoch, host, sid, acked, peer=context.peer())
 
     def _load_history(self, agent_id: str, host: HostInventory | None) -> HostHistory:
         history = HostHistory(agent_id, **self._limits)
@@ -312,81 +322,66 @@ class CollectorService(cpb_grpc.CollectorServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"unknown zstd dictionary id {batch.dictionary_id}; reconnect to renegotiate",
             )
+        ingest = BatchIn(
+            batch.seq_first, batch.seq_last, batch.record_count, batch.codec,
+            batch.dictionary_id, batch.payload, tuple(stream.tell),
+        )  # fmt: skip
         try:
-            payload = self._codec.decompress(
-                batch.payload, batch.codec, batch.dictionary_id, self._max_batch_bytes
-            )
-            records = convert.decode_records(batch, payload, stream.memo)
-        except (CodecError, convert.BadBatch) as exc:
+            done = await self.evaluators.evaluate(stream.sid, stream.agent_id, ingest)
+        except Rejected as exc:
             await self._reject(batch, stream, str(exc))
             raise _Abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"batch {batch.seq_first}-{batch.seq_last} rejected: {exc}",
                 rejected=(batch.seq_first, batch.seq_last),
             ) from None
+        except WorkerLost as exc:
+            raise _Abort(
+                grpc.StatusCode.UNAVAILABLE, f"collector restarting ingest: {exc}"
+            ) from None
+        stream.tell.clear()
         stream.last_seq = batch.seq_last
+        if done.inventory is not None:
+            stream.host = done.inventory
+        engine = self._engine
+        for rule_id, n in done.hits.items():
+            engine.hits[rule_id] = engine.hits.get(rule_id, 0) + n
+        if done.errors:
+            engine.errors.merge(done.errors)
+        held = done.held
         findings: list[tuple[int, TicketDraft]] = []
-        stats: AgentStats | None = None
-        engine, history = self._engine, stream.history
-        for rec in records:
-            if rec.stored.seq <= stream.evaluated_seq:
-                continue  # a resend of a record the store already has
-            stream.evaluated_seq = rec.stored.seq
-            match rec.body:
-                case Snapshot() as snap:
-                    if snap.inventory is not None:
-                        stream.host = snap.inventory
-                    found = []
-                    if stream.waiting and stream.host is not None:
-                        # The events that came before the host said what it is, in order.
-                        history.host_facts = host_facts(stream.host, stream.agent_id, None,
-                                                        engine.site_of)  # fmt: skip
-                        for event in stream.waiting:
-                            found += engine.on_event(history, event)
-                        stream.waiting.clear()
-                    found += engine.on_snapshot(history, stream.host, snap)
-                case Event() as event:
-                    if (
-                        not history.host_facts.get("os_family")
-                        and len(stream.waiting) < _MAX_WAITING
-                    ):
-                        # A new host's first events arrive before its first snapshot: rules are
-                        # per OS, so they wait for it (a Windows rule must not judge a Linux log).
-                        stream.waiting.append(event)
-                        continue
-                    found = engine.on_event(history, event)
-                case AgentStats() as st:
-                    stats = st
+        for f in done.found:
+            key = (f.rule_id, f.component)
+            if f.probe is not None:
+                rule = engine.rules.by_id.get(f.rule_id)
+                verdict = engine.fleet.join(rule, f.probe) if rule and rule.fleet else ""
+                if verdict:
+                    held += 1
+                    if stream.fleet_held.get(key) != verdict:
+                        stream.fleet_held[key] = verdict
+                        stream.tell.append((f.rule_id, f.component, verdict))
                     continue
-                case _:
-                    continue
-            for f in found:
-                if f.held:
-                    self.stats.findings_held += 1
-                else:
-                    # A clear goes to the store too: the lifecycle notes it or, for a
-                    # transient class, resolves the ticket after the hold-down.
-                    key = (f.rule.id, f.component)
-                    previous = stream.drafts.get(key) if f.change != Change.OPENED else None
-                    made = draft(f, previous, self._store.policy)
-                    if f.change == Change.CLEARED:
-                        stream.drafts.pop(key, None)
-                    else:
-                        stream.drafts[key] = made
-                    findings.append((rec.stored.seq, made))
+            if f.draft is None:
+                held += 1  # held by the evaluation (a root cause, an earlier incident)
+                continue
+            if f.change == Change.CLEARED and stream.fleet_held.pop(key, ""):
+                held += 1  # the clear of a finding the fleet held, in the same batch
+                continue
+            findings.append((f.seq, f.draft))
+        self.stats.findings_held += held
         self.stats.batches += 1
-        self.stats.records += len(records)
+        self.stats.records += len(done.records)
         return IncomingBatch(
             agent_id=stream.agent_id,
             epoch=stream.epoch,
             seq_first=batch.seq_first,
             seq_last=batch.seq_last,
-            records=tuple(r.stored for r in records),
+            records=done.records,
             received_at_ms=self._clock_ms(),
             inventory=stream.host,
-            stats=stats,
+            stats=done.stats,
             findings=tuple(findings),
-            history=(history.flush(),),
+            history=(done.history,),
             incidents=tuple(engine.fleet.flush()),
         )
 

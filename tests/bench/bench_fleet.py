@@ -90,7 +90,23 @@ def _hwm_mib(pid: int) -> float:
     return 0.0
 
 
-def run(hosts: int = 1000, hours: int = 24) -> Outcome:
+def _family(proc: psutil.Process) -> list[psutil.Process]:
+    """The collector and its evaluation workers (ingest.workers)."""
+    return [proc, *proc.children(recursive=True)]
+
+
+def _cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def run(hosts: int = 1000, hours: int = 24, workers: int | None = None) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="rdiag-bench-fleet-") as tmp:
         root = Path(tmp)
         scenario = root / "fleet.yaml"
@@ -102,11 +118,14 @@ def run(hosts: int = 1000, hours: int = 24) -> Outcome:
         if config.returncode != 0:
             raise BenchError(f"scenario rejected: {config.stderr.strip()}")
         db = root / "collector.db"
-        collector = start_collector(db, root / "collector.log", config=config.stdout)
+        settings = config.stdout
+        if workers is not None:  # else the default, one evaluation worker per CPU
+            settings += f"\n[ingest]\nworkers = {workers}\n"
+        collector = start_collector(db, root / "collector.log", config=settings)
         try:
             proc = psutil.Process(collector.proc.pid)
-            t = proc.cpu_times()
-            cpu0 = t.user + t.system
+            family = _family(proc)
+            cpu0 = _cpu_s(family)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.monotonic()
             sim = subprocess.Popen(
@@ -120,9 +139,10 @@ def run(hosts: int = 1000, hours: int = 24) -> Outcome:
             wall = time.monotonic() - started
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             sim_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            t = proc.cpu_times()
-            collector_cpu = t.user + t.system - cpu0
-            hwm = _hwm_mib(collector.proc.pid)
+            family = _family(proc)  # a worker that was replaced is not counted
+            collector_cpu = _cpu_s(family) - cpu0
+            hwm = sum(_hwm_mib(p.pid) for p in family)
+            workers = len(family) - 1
         finally:
             stop_process(collector.proc)
         lines = out.strip().splitlines()
@@ -143,8 +163,13 @@ def run(hosts: int = 1000, hours: int = 24) -> Outcome:
             at_most=TARGET_S,
         ),  # fmt: skip
         Row(NAME, "collector ingest rate over the run", snapshots / wall, "snapshots/s"),
-        Row(NAME, "collector CPU over the run", collector_cpu, "s"),
-        Row(NAME, "collector peak memory (VmHWM)", hwm, "MiB"),
+        Row(
+            NAME,
+            f"collector CPU over the run (main + {workers} evaluation workers)",
+            collector_cpu,
+            "s",
+        ),  # fmt: skip
+        Row(NAME, "collector peak memory (VmHWM, main + workers summed)", hwm, "MiB"),
         Row(NAME, "simulator CPU over the run (all hosts, one process)", sim_cpu, "s"),
         Row(
             NAME,
@@ -174,7 +199,8 @@ def run(hosts: int = 1000, hours: int = 24) -> Outcome:
 if __name__ == "__main__":
     hosts = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     hours = int(sys.argv[2]) if len(sys.argv) > 2 else 24
-    outcome = run(hosts, hours)
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    outcome = run(hosts, hours, workers)
     from tests.bench.report import table
 
     print(table(outcome.rows))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from collector.store import open_store
-from tests.helpers.procs import ROOT, env, free_port, start_collector
+from tests.helpers.procs import BIN, ROOT, env, free_port, start_collector
 
 pytestmark = pytest.mark.slow
 
@@ -188,3 +188,59 @@ def test_long_outage_spool_stays_bounded_drops_by_policy_then_drains(tmp_path: P
     finally:
         health.close()
     assert reported is not None and dict(reported.dropped) == dropped
+
+
+def _workers(pid: int) -> list[int]:
+    import psutil
+
+    return sorted(p.pid for p in psutil.Process(pid).children())
+
+
+def test_evaluation_worker_killed_mid_stream_every_record_once_and_replaced(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL one of the collector's evaluation worker processes (ingest.workers) while
+    an agent streams: its stream ends with UNAVAILABLE, the agent reconnects and resends,
+    the worker is replaced, and the store holds every record once and the ticket counts
+    each once (the history is reloaded from what was committed)."""
+    db, log = tmp_path / "collector.db", tmp_path / "collector.log"
+    col = start_collector(db, log, config="[ingest]\nworkers = 2\n")
+    count = 3000
+    feed = feeder(tmp_path / "spool.db", col.address, "--count", str(count), "--rate", "500")
+    try:
+        before = _workers(col.proc.pid)
+        assert len(before) == 2, "the collector runs two evaluation workers"
+        for victim in before:  # kill each worker once, so the feeder's shard is hit for sure
+            time.sleep(1.0)
+            subprocess.run(["kill", "-KILL", str(victim)], check=True)
+        out = lines(feed)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = _workers(col.proc.pid)
+            if len(after) == 2 and not set(after) & set(before):
+                break
+            time.sleep(0.2)
+        assert len(after) == 2 and not set(after) & set(before), (before, after)
+    finally:
+        if feed.poll() is None:
+            feed.kill()
+        col.stop()
+    assert out[-1]["done"] is True, out[-1]
+    epoch = out[-1]["status"]["epoch"]
+    seqs, tickets = stored(db, "feeder-1", epoch)
+    assert seqs[:count] == list(range(1, count + 1))
+    assert tickets == [count]
+    text = log.read_text()
+    assert text.count("evaluation worker died") == 2
+    assert "rejected" not in text.lower()
+
+
+def test_ingest_workers_setting_out_of_range_names_the_key(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(BIN / "rdiag-collector"), "config", "show"],
+        capture_output=True, text=True, env={**env(), "RDIAG_COLLECTOR_INGEST__WORKERS": "99"},
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "ingest.workers" in proc.stderr and "got 99" in proc.stderr
+    assert "Traceback" not in proc.stderr
