@@ -26,11 +26,19 @@ from agent.uplink.backoff import Backoff
 from agent.uplink.convert import encode_body
 from agent.uplink.spool import Spool
 from collector.app import Collector, build
-from collector.config import CollectorConfig, ConsoleSection, ServerSection, StoreSection
+from collector.config import (
+    CollectorConfig,
+    ConsoleSection,
+    IngestSection,
+    ServerSection,
+    StoreSection,
+)
 from tests.helpers.procs import BIN, ROOT, env
 from tests.helpers.uplink import uplink as make_uplink
 
 NO_CONSOLE = ConsoleSection(enabled=False)  # the console has its own tests (tests/collector/web)
+# In process: pytest runs gRPC threads, so a worker would be a fresh interpreter (seconds).
+IN_PROCESS = IngestSection(workers=0)
 INVENTORY = HostInventory(hostname="tls-host", os_family="linux")
 
 
@@ -138,7 +146,7 @@ def _collector(tmp: Path, pki: Pki, *, mutual: bool) -> Collector:
         grace=Seconds(1),
     )
     store = StoreSection(url=f"sqlite:///{tmp}/c.db")
-    return build(CollectorConfig(server=server, store=store, console=NO_CONSOLE))
+    return build(CollectorConfig(server=server, store=store, console=NO_CONSOLE, ingest=IN_PROCESS))
 
 
 async def _deliver(tmp: Path, section: CollectorSection, *, wait_s: float) -> tuple[int, str]:
@@ -214,6 +222,7 @@ def test_collector_without_certificates_needs_insecure(tmp_path: Path) -> None:
                 server=ServerSection(listen="127.0.0.1:0"),
                 store=StoreSection(url=f"sqlite:///{tmp_path}/c.db"),
                 console=NO_CONSOLE,
+                ingest=IN_PROCESS,
             )
         )
         try:
@@ -235,6 +244,7 @@ def test_a_file_that_is_not_pem_is_a_config_error(tmp_path: Path, pki: Pki) -> N
                 server=ServerSection(listen="127.0.0.1:0", tls_cert=bogus, tls_key=pki.server_key),
                 store=StoreSection(url=f"sqlite:///{tmp_path}/c.db"),
                 console=NO_CONSOLE,
+                ingest=IN_PROCESS,
             )
         )
         try:

@@ -54,6 +54,7 @@ from collector.app import Collector, build
 from collector.config import (
     CollectorConfig,
     ConsoleSection,
+    IngestSection,
     RulesSection,
     ServerSection,
     StoreSection,
@@ -366,7 +367,7 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
 
     @asynccontextmanager
     async def running(
-        rules: RulesSection | None = None, **overrides: Any
+        rules: RulesSection | None = None, workers: int = 0, **overrides: Any
     ) -> AsyncIterator[Running]:
         server = ServerSection(
             listen="127.0.0.1:0",
@@ -383,6 +384,9 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
             ),
             rules=rules or RulesSection(),
             console=ConsoleSection(enabled=False),
+            # In process by default: pytest's process runs gRPC threads, so a worker here is
+            # a fresh interpreter (seconds); the subprocess tests run the default workers.
+            ingest=IngestSection(workers=workers),
         )
         collector = build(config)
         ticks = Ticks()
@@ -405,9 +409,12 @@ def serve(tmp_path: Path, dictionary_dir: Path) -> Serve:
 # -- a well-behaved agent ------------------------------------------------------------------
 
 
-def test_good_stream_is_acked_in_order_and_only_after_each_commit(serve: Serve) -> None:
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
+def test_good_stream_is_acked_in_order_and_only_after_each_commit(
+    serve: Serve, workers: int
+) -> None:
     async def main() -> None:
-        async with serve() as r:
+        async with serve(workers=workers) as r:
             conv = r.connect()
             welcome = await conv.hello()
             assert welcome.acked_seq == 0
