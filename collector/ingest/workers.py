@@ -214,8 +214,11 @@ def _child_signals() -> None:
     # Inherited from the collector: its loop's wakeup fd would carry our signals to it.
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the main's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A terminal's Ctrl-C and systemd's SIGTERM reach the whole process group or cgroup: the
+    # main process stops gracefully and still needs us for the batches in flight; we leave
+    # when it closes our socket (or dies: the socket closes then too).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> None:
