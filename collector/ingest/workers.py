@@ -95,8 +95,8 @@ class InProcess:
     """Evaluation on the collector's own event loop (`ingest.workers = 0`)."""
 
     def __init__(self, engine: Engine, codec: Codec, limits: Limits) -> None:
-        # An engine of its own (its fleet defers to the main one), on the same rules.
-        self._main = engine
+        # An engine of its own (its fleet defers to the main one), on the same rules; a
+        # reload reaches it through set_rules, as it reaches the workers.
         self._engine = Engine(engine.rules, engine.site_of, DeferredFleet())
         self._codec, self._limits = codec, limits
         self._states: dict[int, StreamState] = {}
@@ -111,7 +111,6 @@ class InProcess:
         state = self._states.get(sid)
         if state is None:
             raise WorkerLost("stream not open")
-        self._engine.rules = self._main.rules  # a reload swaps the main engine's set
         return evaluate(self._engine, self._codec, self._limits, state, batch)
 
     def close(self, sid: int, agent_id: str) -> None:
@@ -289,7 +288,6 @@ class WorkerPool:
         engine: Engine,
         codec: Codec,
         setup: Callable[[], Setup],
-        on_lost: Callable[[int], None] | None = None,
     ) -> None:
         if count < 1:
             raise ValueError("a worker pool needs at least one worker")
@@ -303,12 +301,6 @@ class WorkerPool:
         self._stopping = False
         self._respawns: set[asyncio.Task[None]] = set()
         self._kills: dict[tuple[str, int, int], int] = {}  # batches that were in a dead worker
-        self.lost = 0  # workers that died
-        self._on_lost = on_lost
-
-    @property
-    def pids(self) -> list[int]:
-        return [w.child.pid for w in self._workers if w is not None]
 
     async def start(self) -> None:
         """Fork the workers (or spawn them where this process already runs threads)."""
@@ -463,7 +455,6 @@ class WorkerPool:
             if status is not None:
                 break
             await asyncio.sleep(0.02)
-        self.lost += 1
         if worker.pending:  # the worker answers in order: the oldest was the one it was on
             _, agent_id, batch = worker.pending[min(worker.pending)]
             key = (agent_id, batch.seq_first, batch.seq_last)
@@ -479,8 +470,6 @@ class WorkerPool:
             extra={"worker": i, "pid": worker.child.pid, "exit": status,
                    "streams": len(worker.sids)},
         )  # fmt: skip
-        if self._on_lost is not None:
-            self._on_lost(i)
         task = asyncio.create_task(self._respawn(i), name=f"eval-worker-{i}-respawn")
         self._respawns.add(task)
         task.add_done_callback(self._respawns.discard)
