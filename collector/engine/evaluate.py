@@ -9,13 +9,14 @@ host's HistoryDelta and the Fleet's delta for the store to write.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.records import Event, HostInventory, Snapshot
 from collector.engine import template
-from collector.engine.history import HostHistory, RuleState, StoredEvent, event_key
+from collector.engine.history import HostHistory, RuleState, SeriesReader, StoredEvent, event_key
 from collector.engine.lang import MAX_WINDOW_MS, kind_matcher
 from collector.engine.model import (
     Change,
@@ -73,13 +74,9 @@ class RuleSet:
         self._kept: dict[str, bool] = {}
         self._active: dict[tuple[str, str], list[Rule]] = {}
         self._evaluations: dict[tuple[str, str], tuple[Evaluation, ...]] = {}
+        self._series_for: dict[tuple[str, str], SeriesReader] = {}
         self.subjects = tuple(dict.fromkeys([*self.by_subject, *self.series]))
         self.event_rule_ids = {r.id: r for _, r in self.event_rules}
-        # "volume.used_bytes" for each series field, made once.
-        self.series_names = {
-            s: [(SUBJECTS[s].getters[f], f"{s}.{f}") for f in sorted(fs)]
-            for s, fs in self.series.items()
-        }
         # How each rule names its component: the subject's key, one fact, or a template.
         self.component = {rule.id: _component_of(rule.component) for rule in self.rules}
         # A little beyond the longest window, so a window's oldest edge is never cut.
@@ -108,11 +105,37 @@ class RuleSet:
             self._evaluations[(subject, os_family)] = found
         return found
 
+    def series_for(self, subject: str, os_family: str) -> SeriesReader:
+        """The series that the rules active for this OS read (conditions and evidence), as
+        one reader: a series no rule of the host's OS reads is not kept (a macOS host's
+        seventeen interfaces had nine series each and no rule to read them)."""
+        found = self._series_for.get((subject, os_family))
+        if found is None:
+            names = set()
+            for rule in self.active(subject, os_family):
+                for e in (rule.when, rule.clear):
+                    if e is not None:
+                        names.update(e.series)
+                names.update(rule.evidence.series)
+            found = _series_reader(subject, sorted(names))
+            self._series_for[(subject, os_family)] = found
+        return found
+
     def keeps(self, kind: str) -> bool:
         kept = self._kept.get(kind)
         if kept is None:
             kept = self._kept[kind] = self._keep(kind)
         return kept
+
+
+def _series_reader(subject: str, fields: Sequence[str]) -> SeriesReader:
+    getters = SUBJECTS[subject].getters
+    series = [(getters[f], f"{subject}.{f}") for f in fields]
+    read: Callable[[Any], tuple[Any, ...]] | None = None
+    if len(fields) >= 2 and all(isinstance(g, operator.attrgetter) for g, _ in series):
+        # Each getter is attrgetter(field): one for them all returns the tuple at C speed.
+        read = operator.attrgetter(*fields)
+    return SeriesReader(subject, series, read)
 
 
 def _component_of(text: str) -> Callable[[Facts, str], str]:
@@ -487,8 +510,8 @@ class Engine:
         for subject_name in self.rules.subjects:
             subject = SUBJECTS[subject_name]
             active = self.rules.active(subject_name, os_family)
-            series = self.rules.series_names.get(subject_name, ())
-            if not active and not series:
+            series = self.rules.series_for(subject_name, os_family)
+            if not active and not series.names:
                 continue
             evaluations = self.rules.evaluations(subject_name, os_family)
             getters = subject.getters
@@ -497,29 +520,43 @@ class Engine:
             # naming it (a DNS server asked several names, two reports of one crash): the
             # condition holds when it holds for every one of them (a server that answers one
             # name is up; a zone problem is not a server outage).
+            # One verdict per rule and component: False once any of its records is False.
+            # A verdict is kept only where it can matter: it holds, or the part has a rule
+            # state (pending or active). Where no two records share a key, a rule named by
+            # the key sees each component once, so a False without a state is dropped at
+            # once: the common case (a condition false for a quiet part) makes no entry.
             verdicts: dict[tuple[str, str], tuple[Rule, Facts, bool]] = {}
+            parts: list[tuple[LayeredFacts, str]] = []
             for record in subject.records(snap):
                 facts = LayeredFacts({}, hfacts, record, getters)  # subject.lazy, inlined
                 key = subject.key(facts)
                 facts["__key"] = key
-                if series:
+                if series.names:
                     hist.add_record_points(series, record, key, now)
+                parts.append((facts, key))
+            unique = len(parts) < 2 or len({key for _, key in parts}) == len(parts)
+            for facts, key in parts:
                 for rule, rule_id, name_of, condition in evaluations:
-                    component = key if name_of is None else name_of(facts, key)
                     try:
-                        holds = bool(condition(facts, ctx))
+                        holds = condition(facts, ctx)
                     except Exception as exc:  # a rule's failure must not stop the others
                         self.errors.add(rule, exc)
                         continue
-                    verdict = (rule_id, component)
+                    if name_of is None and unique:
+                        if holds:
+                            verdicts[(rule_id, key)] = (rule, facts, True)
+                        elif states and (rule_id, key) in states:
+                            verdicts[(rule_id, key)] = (rule, facts, False)
+                        continue
+                    verdict = (rule_id, key if name_of is None else name_of(facts, key))
                     before = verdicts.get(verdict)
                     if before is None:
-                        verdicts[verdict] = (rule, facts, holds)
+                        verdicts[verdict] = (rule, facts, bool(holds))
                     elif before[2] and not holds:
                         verdicts[verdict] = (rule, facts, False)
             for (rule_id, component), (rule, seen_facts, holds) in verdicts.items():
                 if not holds and (rule_id, component) not in states:
-                    continue  # the common case: nothing holds, nothing was pending
+                    continue  # nothing holds, nothing was pending
                 finding = self._step(rule, hist, ctx, seen_facts, component, holds, now)
                 if finding is not None:
                     found.append(finding)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,29 @@ class RuleState:
 
 
 SeriesKey = tuple[str, str]  # ("volume.used_bytes", "/home")
+MAX_SETTLED = 1024
+
+
+class SeriesReader:
+    """The series kept of one subject's records: their names ("volume.used_bytes") and one
+    call that reads all their values from a record (a single attrgetter where every field
+    is a plain attribute: this runs for every record ingested)."""
+
+    __slots__ = ("subject", "names", "read")
+
+    def __init__(
+        self,
+        subject: str,
+        series: Sequence[tuple[Callable[[Any], Any], str]],
+        read: Callable[[Any], tuple[Any, ...]] | None = None,
+    ) -> None:
+        self.subject = subject
+        self.names = tuple(name for _, name in series)
+        getters = tuple(g for g, _ in series)
+        self.read = read or (lambda record: tuple(g(record) for g in getters))
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
 
 
 @dataclass
@@ -112,6 +135,9 @@ class HostHistory:
             tuple[str, str], tuple[int, dict[str, Any]]
         ] = {}  # the latest snapshot's, for event rules
         self._delta = HistoryDelta(agent_id)
+        # (subject, component) → (the reader, the values, the newest of their last points)
+        # of a record whose every series value equals its last point (add_record_points).
+        self._settled: dict[tuple[str, str], tuple[SeriesReader, tuple[Any, ...], int]] = {}
 
     # -- loading and flushing -------------------------------------------------------
 
@@ -128,6 +154,7 @@ class HostHistory:
             self._event_keys.add(e.key)
         for series, component, t, v in sorted(points, key=lambda p: p[2]):
             self._series.setdefault((series, component), []).append((t, v))
+        self._settled.clear()
         self.states = {(s.rule_id, s.component): s for s in states}
         self._written = {key: s.last_fire_ms for key, s in self.states.items()}
         self.last_snapshot_ms = last_snapshot_ms
@@ -184,7 +211,7 @@ class HostHistory:
 
     # -- series ---------------------------------------------------------------------
 
-    def add_point(self, series: str, component: str, t_ms: int, value: float) -> None:
+    def _add_point(self, series: str, component: str, t_ms: int, value: float) -> None:
         points = self._series.setdefault((series, component), [])
         if points and points[-1][0] >= t_ms:
             if points[-1][0] == t_ms:
@@ -209,26 +236,53 @@ class HostHistory:
                 self._delta.points_removed.append((series, component, t))
             points[:] = older[0::2] + points[half:]
 
+    def add_point(self, series: str, component: str, t_ms: int, value: float) -> None:
+        self._settled.clear()  # a point from outside add_record_points: nothing is known
+        self._add_point(series, component, t_ms, value)
+
     def add_record_points(
-        self,
-        series: Iterable[tuple[Callable[[Any], Any], str]],
-        record: object,
-        component: str,
-        t_ms: int,
+        self, series: SeriesReader, record: object, component: str, t_ms: int
     ) -> None:
-        """add_point for each (how to read it, series name) of one record's numeric fields
-        (a value that is not a finite number is not a point). Most of them did not change
-        since the last point, which is checked here without a call per field: a snapshot
-        has dozens (every counter of every interface)."""
+        """add_point for each series of one record's numeric fields (a value that is not a
+        finite number is not a point). Most of them did not change since the last point: a
+        snapshot has dozens (every counter of every interface), and a record whose values
+        all equal its series' last points, each older than t_ms, adds nothing; that is
+        known from one comparison of the values with those of the last call (_settled)."""
+        values = series.read(record)
+        key = (series.subject, component)
+        settled = self._settled.get(key)
+        if (
+            settled is not None
+            and settled[0] is series
+            and t_ms > settled[2]
+            and settled[1] == values
+        ):
+            return
         known = self._series
-        for getter, name in series:
-            value = getter(record)
+        newest = 0  # the newest last point of the record's series, if they are all settled
+        for name, value in zip(series.names, values, strict=True):
             if type(value) is int or (type(value) is float and math.isfinite(value)):
                 v = float(value)
                 points = known.get((name, component))
-                if points and points[-1][0] < t_ms and points[-1][1] == v:
-                    continue  # what add_point would conclude: unchanged
-                self.add_point(name, component, t_ms, v)
+                if not points or points[-1][0] >= t_ms or points[-1][1] != v:
+                    self._add_point(name, component, t_ms, v)
+                    points = known.get((name, component))
+                # A change kept back (too soon after the last point) is not settled: the
+                # next call must see it again.
+                if newest >= 0 and points and points[-1][1] == v:
+                    newest = max(newest, points[-1][0])
+                else:
+                    newest = -1
+            else:
+                newest = (
+                    -1
+                )  # True == 1 in a tuple: a record with a value not a point is never settled
+        if newest < 0:
+            self._settled.pop(key, None)
+            return
+        if len(self._settled) >= MAX_SETTLED:
+            self._settled.clear()  # parts that come and go (VPN interfaces, USB disks)
+        self._settled[key] = (series, values, newest)
 
     def before(self, series: str, component: str, t_ms: int) -> tuple[int, float] | None:
         """The last point older than t_ms: the value the series had when a window opened."""

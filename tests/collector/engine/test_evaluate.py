@@ -299,3 +299,60 @@ def test_a_part_that_is_no_longer_reported_clears_unless_its_probe_failed() -> N
     timeout = ProbeError("drivers", "timeout", "took longer than 30 s")
     assert failed.snap(Snapshot(H, LINUX, errors=(timeout,))) == []
     assert failed.hist.state("drivers.dev", "USB\\VID_1").phase == "active"
+
+
+def _checks(t: int, *statuses: tuple[str, str]) -> Snapshot:
+    from agent.records import DnsCheck
+
+    return Snapshot(t, LINUX, dns_checks=tuple(DnsCheck(n, "10.0.0.53", s) for n, s in statuses))
+
+
+def test_a_part_with_several_records_holds_only_when_every_one_holds() -> None:
+    # One server asked two names: it is down only if neither answers, whatever the order
+    # (a verdict kept only where it matters must still see the False of either record).
+    down = rule("dns_down", "for_each: dns_check\nwhen: status == 'timeout'", "network")
+    for statuses in ((("a.example", "timeout"), ("b.example", "ok")),
+                     (("a.example", "ok"), ("b.example", "timeout"))):  # fmt: skip
+        h = Host(down)
+        assert [h.snap(_checks(i * 60_000, *statuses)) for i in range(3)] == [[], [], []]
+    h = Host(down)
+    both = (("a.example", "timeout"), ("b.example", "timeout"))
+    assert h.snap(_checks(0, *both)) == [("network.dns_down", "opened")]
+    # Active: one name answering again clears it (neither order keeps it firing).
+    assert h.snap(_checks(60_000, ("a.example", "timeout"), ("b.example", "ok"))) == [
+        ("network.dns_down", "cleared")
+    ]
+
+
+def test_a_component_named_by_a_fact_holds_only_when_every_record_holds() -> None:
+    # Two volumes on one device: a rule whose component is the device fires only when
+    # both are full, in either order.
+    r = rule("dev_full", "for_each: volume\nwhen: used_pct >= 95\ncomponent: '{device}'")
+
+    def two(t: int, first: float, second: float) -> Snapshot:
+        vols = tuple(Volume(m, "/dev/sda", "ext4", 100 * GIB, int(u * GIB), int((100 - u) * GIB))
+                     for m, u in (("/a", first), ("/b", second)))  # fmt: skip
+        return Snapshot(t, LINUX, vols)
+
+    assert Host(r).snap(two(0, 99, 10)) == Host(r).snap(two(0, 10, 99)) == []
+    h = Host(r)
+    assert h.snap(two(0, 99, 99)) == [("disk.dev_full", "opened")]
+    assert h.snap(two(60_000, 99, 10)) == [("disk.dev_full", "cleared")]
+
+
+def test_a_series_is_kept_only_for_the_os_whose_rules_read_it() -> None:
+    # A Windows-only rule reads the used bytes' trend: a Linux host keeps no such series
+    # (a point per field per part is most of a quiet host's history).
+    text = f"id: disk.win_growth\ndomain: disk\n{HEAD}{TICKET}".replace(
+        "[linux, windows]", "[windows]"
+    )
+    r = parse_rule(text + "for_each: volume\nwhen: delta(used_bytes, '1h') > 0\n",
+                   Path("/rules/disk/win_growth.yaml"))  # fmt: skip
+    win = HostInventory(hostname="ws-2", os_family="windows")
+    linux, windows = Host(r), Host(r)
+    for i in range(3):
+        snap = vol(i * 600_000, 10 + i)
+        linux.snap(snap)
+        windows.snap(replace(snap, inventory=win))
+    assert linux.hist.point_count() == 0
+    assert windows.hist.point_count() == 3

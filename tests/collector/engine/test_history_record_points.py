@@ -1,17 +1,22 @@
 """HostHistory.add_record_points: a record's series fields, exactly as add_point per field.
 
-It skips the call for a value that did not change; what it keeps and what it records for
-the store must be what add_point alone keeps and records, whatever the values do (flat,
-moving, too soon, out of order, replayed, not finite, beyond a float's exact integers).
+It skips the call for a value that did not change, and the whole record when every value
+equals its series' last point (one comparison with the values of the last call); what it
+keeps and what it records for the store must be what add_point alone keeps and records,
+whatever the values do (flat, moving, too soon, out of order, replayed, not finite, beyond
+a float's exact integers).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import random
 from dataclasses import dataclass
 
-from collector.engine.history import SPACING_MS, HostHistory
+import pytest
+
+from collector.engine.history import SPACING_MS, HostHistory, SeriesReader
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ def _b(r: Rec) -> object:
 
 
 SERIES = ((_a, "x.a"), (_b, "x.b"))
+# Both ways a reader reads: a getter per field, and one attrgetter for all (evaluate.py).
+READERS = (SeriesReader("x", SERIES), SeriesReader("x", SERIES, operator.attrgetter("a", "b")))
 
 
 def _value(rng: random.Random, last: object) -> object:
@@ -58,7 +65,8 @@ def _times(rng: random.Random, n: int) -> list[int]:
     return out
 
 
-def test_add_record_points_keeps_and_records_what_add_point_does() -> None:
+@pytest.mark.parametrize("reader", READERS, ids=["getters", "attrgetter"])
+def test_add_record_points_keeps_and_records_what_add_point_does(reader: SeriesReader) -> None:
     for seed in range(40):
         rng = random.Random(seed)
         fast = HostHistory("h", max_points=16)
@@ -69,7 +77,7 @@ def test_add_record_points_keeps_and_records_what_add_point_does() -> None:
         for t in _times(rng, 300):
             a, b = _value(rng, a), _value(rng, b)
             rec = Rec(a, b)
-            fast.add_record_points(SERIES, rec, "c", t)
+            fast.add_record_points(reader, rec, "c", t)
             for getter, name in SERIES:
                 v = getter(rec)
                 if type(v) is int or (type(v) is float and math.isfinite(v)):
