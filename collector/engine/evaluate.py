@@ -111,7 +111,7 @@ class RuleSet:
         seventeen interfaces had nine series each and no rule to read them)."""
         found = self._series_for.get((subject, os_family))
         if found is None:
-            names = set()
+            names: set[str] = set()
             for rule in self.active(subject, os_family):
                 for e in (rule.when, rule.clear):
                     if e is not None:
