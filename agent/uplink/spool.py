@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS drops (reason TEXT PRIMARY KEY, count INTEGER NOT NUL
 """
 
 
+# Priority(n) goes through EnumType.__call__, a microsecond per row read: the values the
+# spool writes are looked up instead (anything else still raises, as Priority(n) does).
+_PRIORITIES = {int(p): p for p in Priority}
+
+
 class SpoolError(Exception):
     """The spool file cannot be opened or used (path, permissions, corruption)."""
 
@@ -304,7 +309,7 @@ class Spool:
             for seq, prio, kind, body in cur:
                 if rows and total + len(body) > max_bytes:
                     break
-                rows.append(SpoolRow(seq, Priority(prio), kind, body))
+                rows.append(SpoolRow(seq, _PRIORITIES.get(prio) or Priority(prio), kind, body))
                 total += len(body)
             cur.close()
         return rows
