@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copyreg
+import dataclasses
 import io
 import logging
 import os
@@ -133,6 +134,52 @@ class _Pickler(pickle.Pickler):
         **copyreg.dispatch_table,
         MappingProxyType: lambda m: (_proxy, (dict(m),)),
     }
+
+    def reducer_override(self, obj: Any) -> Any:
+        # A frozen slotted dataclass pickles through dataclasses' __getstate__/__setstate__,
+        # which call fields() for every instance, on both ends: the replies' thousands of
+        # records per second spent more there than in the pickle itself. Its field values
+        # in order, set again by _rebuilt, are the same state at a third of the cost.
+        # (Called only for objects that are not ints, strings, bytes, lists, tuples, dicts.)
+        names = _slot_fields(type(obj))
+        if names is None:
+            return NotImplemented
+        return _rebuilt, (type(obj), tuple([getattr(obj, n) for n in names]))
+
+
+_SLOT_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _slot_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a frozen dataclass with slots, in order; None for any other class."""
+    try:
+        return _SLOT_FIELDS[cls]
+    except KeyError:
+        pass
+    names: tuple[str, ...] | None = None
+    params = getattr(cls, "__dataclass_params__", None)
+    own = cls.__dict__
+    if (
+        params is not None
+        and params.frozen
+        and "__slots__" in own
+        # The state dataclasses made up, not a class's own way to pickle itself.
+        and getattr(own.get("__getstate__"), "__name__", "") == "_dataclass_getstate"
+        and "__reduce__" not in own
+        and "__reduce_ex__" not in own
+    ):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+    _SLOT_FIELDS[cls] = names
+    return names
+
+
+def _rebuilt(cls: type, values: tuple[Any, ...]) -> object:
+    obj: object = object.__new__(cls)
+    names = _slot_fields(cls)
+    assert names is not None, cls
+    for name, value in zip(names, values, strict=True):
+        object.__setattr__(obj, name, value)
+    return obj
 
 
 def _proxy(d: dict[str, Any]) -> MappingProxyType[str, Any]:
