@@ -42,6 +42,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from collector.store.model import Resolution, TicketDraft, TicketState
 from collector.store.schema import (
     deliveries,
+    hosts,
     silences,
     sinks,
     ticket_files,
@@ -92,12 +93,24 @@ class Lifecycle:
     """One transaction's view: the policy, the clock, the active silences."""
 
     def __init__(
-        self, conn: Connection, policy: TicketPolicy, now: int, muted: Sequence[ActiveSilence]
+        self,
+        conn: Connection,
+        policy: TicketPolicy,
+        now: int,
+        muted: Sequence[ActiveSilence],
+        *,
+        host_time: bool = False,
     ) -> None:
+        """host_time (store.clock = observed, simulations): a clear counts from when it was
+        observed, and a hold-down elapses on the host's own clock (its newest snapshot), as
+        if each host's records had arrived in real time. The simulator lets one host lag
+        behind the fleet's newest minute; on the fleet's clock that host's clear would wait
+        out its hold-down only after the others had moved on, or not before the run ends."""
         self.conn = conn
         self.policy = policy
         self.now = now
         self.muted = muted
+        self.host_time = host_time
         self._storm_known = False
         self._storm_id: int | None = None
         # The stored text of evidence parts already written in this transaction, by the
@@ -151,14 +164,21 @@ class Lifecycle:
 
     def tick(self) -> list[int]:
         """Resolve the transient tickets whose condition stayed clear for the hold-down."""
-        due = self.conn.execute(
-            select(tickets.c.id, tickets.c.cleared_ms).where(
-                tickets.c.state.in_(("open", "held")),
-                tickets.c.auto_resolve == 1,
-                tickets.c.cleared_ms > 0,
-                tickets.c.cleared_ms <= self.now - self.policy.hold_down_ms,
+        hold = self.policy.hold_down_ms
+        query = select(tickets.c.id, tickets.c.cleared_ms).where(
+            tickets.c.state.in_(("open", "held")),
+            tickets.c.auto_resolve == 1,
+            tickets.c.cleared_ms > 0,
+            tickets.c.cleared_ms <= self.now - hold,
+        )
+        if self.host_time:
+            own = (
+                select(func.nullif(hosts.c.last_snapshot_ms, 0))
+                .where(hosts.c.agent_id == tickets.c.agent_id)
+                .scalar_subquery()
             )
-        ).all()
+            query = query.where(tickets.c.cleared_ms <= func.coalesce(own, self.now) - hold)
+        due = self.conn.execute(query).all()
         resolved = [t for t, _ in due]
         for ticket_id, cleared in due:
             body = (
@@ -357,8 +377,9 @@ class Lifecycle:
 
     def _cleared(self, d: TicketDraft) -> tuple[int, str] | None:
         # One statement: only the latest ticket, only when open and not already cleared.
+        cleared = min(self.now, d.observed_at_ms) if self.host_time else self.now
         row = _CLEAR.run(
-            self.conn, {"k": d.dedup_key, "t_now": self.now}
+            self.conn, {"k": d.dedup_key, "t_now": self.now, "t_clear": cleared}
         ).mappings().one_or_none()  # fmt: skip
         if row is None:
             return None
@@ -764,8 +785,8 @@ _CLEAR = Prepared(
         tickets.c.cleared_ms == 0,
     )
     # Collector time, not the agent's: a backlog drained hours late must still wait the
-    # hold-down before its ticket resolves.
-    .values(cleared_ms=bindparam("t_now"), updated_at_ms=bindparam("t_now"))
+    # hold-down before its ticket resolves (t_clear is t_now but with Lifecycle.host_time).
+    .values(cleared_ms=bindparam("t_clear"), updated_at_ms=bindparam("t_now"))
     .returning(tickets.c.id, tickets.c.auto_resolve, tickets.c.last_seen_ms)
 )
 

@@ -54,7 +54,7 @@ from collector.engine.model import IncidentUpdate, coalesce
 from collector.store.accounts import AccountsMixin
 from collector.store.clock import ObservedClock, wall_clock_ms
 from collector.store.console import ConsoleMixin
-from collector.store.lifecycle import FINAL, Lifecycle, Prepared, active_silences
+from collector.store.lifecycle import FINAL, Lifecycle, Prepared
 from collector.store.model import (
     AgentHealth,
     BatchResult,
@@ -104,9 +104,6 @@ _USERINFO = re.compile(r"^([\w+]+://[^:/]*:)([^@]*)@")
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message is one line and names the URL."""
-
-
-OBSERVED_TICK_MS = 60_000  # with store.clock = observed: a lifecycle tick per simulated minute
 
 
 def open_store(
@@ -160,7 +157,6 @@ class SqlStore(TicketsMixin, AccountsMixin, ConsoleMixin, TimelineMixin):
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._ticked_ms = 0  # the observed clock's last lifecycle tick (save_batches)
         self.policy = policy
         self._url = shown_url
         self._sql = _Statements.for_dialect(engine.dialect.name)
@@ -209,12 +205,13 @@ class SqlStore(TicketsMixin, AccountsMixin, ConsoleMixin, TimelineMixin):
         now = self._clock()
         with self._transaction(self._write_lock) as conn:
             results = self._save_group(conn, batches, now)
-            if observed is not None and now - self._ticked_ms >= OBSERVED_TICK_MS:
+            if observed is not None:
                 # Simulated time passes with the observations: what falls due by it (a
                 # hold-down's auto-resolve) happens now, not at the outbox's next tick,
-                # which counts wall-clock seconds while the fleet's minutes fly by.
-                self._life(conn).tick()
-                self._ticked_ms = now
+                # which counts wall-clock seconds while the fleet's minutes fly by. Every
+                # commit: a hold-down runs on its host's own clock (Lifecycle.host_time),
+                # which a lagging host moves without moving the fleet's.
+                self._life(conn, now).tick()
             return results
 
     def _save_group(
@@ -290,7 +287,7 @@ class SqlStore(TicketsMixin, AccountsMixin, ConsoleMixin, TimelineMixin):
         _apply_history(conn, sql, [d for b in batches for d in b.history])
 
         results: list[BatchResult] = []
-        life = Lifecycle(conn, self.policy, now, active_silences(conn, now))
+        life = self._life(conn, now)
         # An incident update carries the whole member list, so within a group only its
         # last one is written (where that batch's turn comes): the same end state as
         # writing every one in turn, without rewriting a large incident per member batch.

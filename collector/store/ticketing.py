@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 
+from collector.store.clock import ObservedClock
 from collector.store.lifecycle import Lifecycle, active_silences, live_creates
 from collector.store.model import (
     DeliveryStatus,
@@ -66,9 +67,10 @@ class TicketsMixin:
     def sink_lock(self, name: str) -> AbstractContextManager[bool]:
         raise NotImplementedError
 
-    def _life(self, conn: Connection) -> Lifecycle:
-        now = self._clock()
-        return Lifecycle(conn, self.policy, now, active_silences(conn, now))
+    def _life(self, conn: Connection, now: int | None = None) -> Lifecycle:
+        now = self._clock() if now is None else now
+        observed = isinstance(self._clock, ObservedClock)
+        return Lifecycle(conn, self.policy, now, active_silences(conn, now), host_time=observed)
 
     # -- reading ---------------------------------------------------------------------
 

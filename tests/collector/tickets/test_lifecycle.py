@@ -10,8 +10,21 @@ from typing import Any
 
 import pytest
 
+from collector.engine.history import HistoryDelta
 from collector.engine.model import IncidentUpdate
-from collector.store import Resolution, SqlStore, TicketDraft, TicketError, TicketState
+from collector.store import (
+    BatchResult,
+    IncomingBatch,
+    RecordKind,
+    Resolution,
+    SqlStore,
+    StoredRecord,
+    TicketDraft,
+    TicketError,
+    TicketState,
+    open_store,
+)
+from collector.store.clock import ObservedClock
 from collector.tickets.policy import MINUTE, TicketPolicy
 from collector.tickets.report import report_of
 from tests.collector.store.test_store_contract import Backend, batch
@@ -383,3 +396,38 @@ def test_the_storm_tells_the_helpdesk_how_far_it_grew_at_most_every_interval(
     backend.clock.now += 31 * MINUTE
     fire(life, finding("late"))
     assert [n.body for n in life.ticket_notes(storm.id)] == ["11 tickets held now."]
+
+
+def test_with_the_observed_clock_a_lagging_hosts_hold_down_runs_on_its_own_clock(
+    backend: Backend,
+) -> None:
+    """A simulation lets one host lag behind the fleet's newest minute. Its clear counts
+    from when it was observed and its hold-down elapses by its own snapshots: as in real
+    time, not stamped at the fleet's late hour and left open when the run ends."""
+    store = open_store(backend.url, clock=ObservedClock(lambda: 0), policy=TicketPolicy(
+        hold_down_ms=30 * MINUTE, group_wait_ms=0))  # fmt: skip
+    backend.opened.append(store)
+    seqs = {"agent-1": itertools.count(1), "agent-2": itertools.count(1)}
+
+    def at(agent: str, t: int, *findings: TicketDraft) -> BatchResult:
+        seq = next(seqs[agent])
+        [result] = store.save_batches([IncomingBatch(
+            agent, "e", seq, seq, (StoredRecord(seq, RecordKind.SNAPSHOT, t, b"x"),), t,
+            findings=tuple((seq, f) for f in findings),
+            history=(HistoryDelta(agent, last_snapshot_ms=t),),
+        )])  # fmt: skip
+        return result
+
+    net = finding(rule="network.gateway_unreachable", auto_resolve=True, priority="P3")
+    (tid,) = at("agent-1", 1 * HOUR, replace(net, observed_at_ms=1 * HOUR)).tickets_opened
+    at("agent-2", 5 * HOUR)  # the fleet's newest minute runs four hours ahead
+    at("agent-1", 70 * MINUTE, replace(net, clear=True, observed_at_ms=70 * MINUTE))
+    at("agent-1", 90 * MINUTE)  # 20 minutes clear on its own clock: not yet
+    t = store.get_ticket(tid)
+    assert t is not None and t.state == TicketState.OPEN
+    # 31 minutes clear: the hold-down is over, though the fleet's clock has not moved (as
+    # at a run's end, when the laggard catches up alone).
+    at("agent-1", 101 * MINUTE)
+    t = store.get_ticket(tid)
+    assert t is not None and (t.state, t.resolution) == (TicketState.RESOLVED, "auto")
+    assert "stayed clear" in store.ticket_notes(tid)[-1].body
