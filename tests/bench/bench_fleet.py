@@ -106,7 +106,12 @@ def _cpu_s(procs: list[psutil.Process]) -> float:
     return total
 
 
-def run(hosts: int = 1000, hours: int = 24, workers: int | None = None) -> Outcome:
+# One evaluation worker per CPU (ingest.workers = -1): how a collector for a fleet this size
+# is configured (README, Configuration). The collector's default, 0, evaluates in process.
+FLEET_WORKERS = -1
+
+
+def run(hosts: int = 1000, hours: int = 24, workers: int | None = FLEET_WORKERS) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="rdiag-bench-fleet-") as tmp:
         root = Path(tmp)
         scenario = root / "fleet.yaml"
@@ -119,7 +124,7 @@ def run(hosts: int = 1000, hours: int = 24, workers: int | None = None) -> Outco
             raise BenchError(f"scenario rejected: {config.stderr.strip()}")
         db = root / "collector.db"
         settings = config.stdout
-        if workers is not None:  # else the default, one evaluation worker per CPU
+        if workers is not None:  # None: the collector's default
             settings += f"\n[ingest]\nworkers = {workers}\n"
         collector = start_collector(db, root / "collector.log", config=settings)
         try:
@@ -203,7 +208,7 @@ def run(hosts: int = 1000, hours: int = 24, workers: int | None = None) -> Outco
 if __name__ == "__main__":
     hosts = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     hours = int(sys.argv[2]) if len(sys.argv) > 2 else 24
-    workers = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else FLEET_WORKERS
     outcome = run(hosts, hours, workers)
     from tests.bench.report import table
 
