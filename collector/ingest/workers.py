@@ -139,7 +139,7 @@ class _Pickler(pickle.Pickler):
         # A frozen slotted dataclass pickles through dataclasses' __getstate__/__setstate__,
         # which call fields() for every instance, on both ends: the replies' thousands of
         # records per second spent more there than in the pickle itself. Its field values
-        # in order, set again by _rebuilt, are the same state at a third of the cost.
+        # in order, set again by _rebuilt, are the same state at half the cost.
         # (Called only for objects that are not ints, strings, bytes, lists, tuples, dicts.)
         names = _slot_fields(type(obj))
         if names is None:
