@@ -139,6 +139,13 @@ class HostHistory:
         # of a record whose every series value equals its last point (add_record_points).
         self._settled: dict[tuple[str, str], tuple[SeriesReader, tuple[Any, ...], int]] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A stream's history is pickled to its evaluation worker (ingest/workers.py). Spelled
+        # out because compiled by mypyc (collector/native.py) this class cannot be rebuilt
+        # the default way, without calling __init__.
+        state = {name: getattr(self, name) for name in _HISTORY_STATE}
+        return (_rebuilt_history, (self.agent_id, state))
+
     # -- loading and flushing -------------------------------------------------------
 
     def load(
@@ -353,3 +360,16 @@ def _only_repeated(before: RuleState, after: RuleState) -> bool:
         getattr(before, f) == getattr(after, f)
         for f in ("streak", "since_ms", "opened_ms", "cleared_ms", "held", "rule_id", "component")
     )
+
+
+_HISTORY_STATE = (
+    "max_events", "max_points", "horizon_ms", "_events", "_event_keys", "_series", "states",
+    "_written", "last_snapshot_ms", "host_facts", "evidence", "_delta", "_settled",
+)  # fmt: skip
+
+
+def _rebuilt_history(agent_id: str, state: dict[str, Any]) -> HostHistory:
+    history = HostHistory(agent_id)
+    for name, value in state.items():
+        setattr(history, name, value)
+    return history

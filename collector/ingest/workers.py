@@ -162,19 +162,24 @@ def _slot_fields(cls: type) -> tuple[str, ...] | None:
     if (
         params is not None
         and params.frozen
-        and "__slots__" in own
-        # The state dataclasses made up, not a class's own way to pickle itself.
-        and getattr(own.get("__getstate__"), "__name__", "") == "_dataclass_getstate"
         and "__reduce__" not in own
         and "__reduce_ex__" not in own
-    ):
+        and (
+            # The state dataclasses made up, not a class's own way to pickle itself.
+            ("__slots__" in own
+             and getattr(own.get("__getstate__"), "__name__", "") == "_dataclass_getstate")
+            # A class compiled by mypyc (collector/native.py): its own pickling sets the
+            # fields through the frozen __setattr__, and fails.
+            or "__mypyc_attrs__" in own
+        )
+    ):  # fmt: skip
         names = tuple(f.name for f in dataclasses.fields(cls))
     _SLOT_FIELDS[cls] = names
     return names
 
 
-def _rebuilt(cls: type, values: tuple[Any, ...]) -> object:
-    obj: object = object.__new__(cls)
+def _rebuilt(cls: type[Any], values: tuple[Any, ...]) -> object:
+    obj: object = cast(Any, cls).__new__(cls)  # a compiled class refuses object.__new__
     names = _slot_fields(cls)
     assert names is not None, cls
     for name, value in zip(names, values, strict=True):
