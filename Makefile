@@ -5,7 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck unit bench proto clean
+.PHONY: demo test check lint typecheck unit bench proto native native-check clean
+
+# The collector's hot modules, compiled by mypyc beside their source (collector/native.py).
+# Rebuilt when a file of their packages changes; a host that cannot compile runs the .py
+# (a warning).
+NATIVE_SRC := collector/native.py $(wildcard collector/engine/*.py collector/ingest/*.py)
+NATIVE := $(VENV)/.native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +21,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(NATIVE): $(NATIVE_SRC) | $(STAMP)
+	$(BIN)/python -c "import sys, collector.native as n; sys.exit(n.main())" \
+	  || echo "warning: the collector's compiled modules were not built; it runs from source" >&2
+	touch $(NATIVE)
+
+native: $(NATIVE)
+
+native-check: $(STAMP)
+	$(BIN)/python -c "import sys, collector.native as n; sys.exit(n.main(['--check']))"
+
+demo: $(STAMP) $(NATIVE)
 	$(BIN)/python -m tests.demo $(if $(KEEP),--keep)
 
 test: $(STAMP) lint typecheck unit
@@ -27,10 +43,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(NATIVE)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(STAMP) $(NATIVE)
 	$(BIN)/python -m tests.bench
 
 proto: $(STAMP)
@@ -38,3 +54,4 @@ proto: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	find collector -name '*.so' -delete
