@@ -22,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -56,11 +57,16 @@ def _built(stem: Path) -> Path | None:
     return None
 
 
+def _library(root: Path) -> Path:
+    """The group's shared library, without its suffix."""
+    return root / (GROUP.replace(".", "/") + "__mypyc")
+
+
 def status(root: Path = ROOT) -> tuple[bool, str]:
     """(whether the compiled group may be loaded, why)."""
     if os.environ.get("RDIAG_NATIVE", "1").strip() in ("0", "no", "false", "off"):
         return False, "disabled by RDIAG_NATIVE=0"
-    lib = _built(root / (GROUP.replace(".", "/") + "__mypyc"))
+    lib = _built(_library(root))
     if lib is None:
         return False, "not built (make native)"
     built_at = lib.stat().st_mtime
@@ -120,6 +126,14 @@ def build(root: Path = ROOT) -> int:
         )
     finally:
         os.chdir(old)
+    # build_ext keeps what it finds up to date, and copies it with its old time: after an
+    # edit that leaves the C unchanged (a comment), the build would look older than the
+    # source and stay unused. It was just checked against the current source: stamp it so.
+    now = time.time()
+    for stem in [_library(root), *((root / p).with_suffix("") for p in MODULES)]:
+        ext = _built(stem)
+        if ext is not None:
+            os.utime(ext, (now, now))
     allowed, why = status(root)
     print(f"collector.native: {why}")
     return 0 if allowed else 1
