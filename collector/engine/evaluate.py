@@ -824,8 +824,11 @@ class Engine:
 EVIDENCE_EVERY_MS = 10 * 60_000  # a firing finding's timeline and log lines are rebuilt this often
 
 
-def _values(rule: Rule, facts: Facts) -> dict[str, Any]:
-    """The fields the rule names for its evidence, then every other fact its conditions read."""
+def _values(rule: Rule, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the rule names for its evidence, then every other fact its conditions read.
+
+    facts is a Mapping, not Facts (a dict), on purpose: compiled (collector/native.py), `in`
+    and get() on a dict skip LayeredFacts' own, and its lazy facts would look absent."""
     known = _VALUE_NAMES.get(id(rule))
     if known is None or known[0] is not rule:
         ev = rule.evidence
@@ -840,7 +843,7 @@ _VALUE_NAMES: dict[int, tuple[Rule, tuple[str, ...]]] = {}
 
 
 def _evidence(
-    rule: Rule, hist: HostHistory, facts: Facts, now: int, ctx: Context
+    rule: Rule, hist: HostHistory, facts: Mapping[str, Any], now: int, ctx: Context
 ) -> dict[str, Any]:
     ev = rule.evidence
     values = _values(rule, facts)

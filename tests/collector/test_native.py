@@ -152,3 +152,17 @@ def test_frozen_records_of_compiled_modules_cross_as_they_are() -> None:
     assert _round_trip(limits) == limits
     assert _round_trip(batch) == batch
     assert _round_trip(setup) == setup
+
+
+def test_the_engine_and_tickets_also_pass_from_source() -> None:
+    # The suite runs against the compiled modules where they are built (CI): the source is
+    # what a host without a compiler runs, so the engine's and tickets' tests run on it too.
+    tests = ["tests/collector/engine", "tests/collector/tickets/test_render.py",
+             "tests/collector/ingest/test_convert_memo.py"]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-W", "error", *tests],
+        env=env() | {"RDIAG_NATIVE": "0"}, capture_output=True, text=True, cwd=ROOT,
+        check=False, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and " failed" not in out.stdout
