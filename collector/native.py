@@ -75,7 +75,7 @@ def status(root: Path = ROOT) -> tuple[bool, str]:
         ext = _built(source.with_suffix(""))
         if ext is None:
             return False, f"incomplete build: {path} has no compiled module"
-        if source.stat().st_mtime > built_at or ext.stat().st_mtime < source.stat().st_mtime:
+        if source.stat().st_mtime > min(built_at, ext.stat().st_mtime):
             return False, f"stale build: {path} changed after it was compiled (make native)"
     return True, f"compiled modules in use ({len(MODULES)})"
 

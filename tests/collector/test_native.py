@@ -38,8 +38,8 @@ def _fake_build(root: Path, *, skip: str = "", age_s: float = 0.0) -> None:
         source.write_text("# source\n")
         if path != skip:
             source.with_name(source.stem + suffix).write_bytes(b"")
-    lib = root / (native.GROUP.replace(".", "/") + "__mypyc" + suffix)
-    lib.write_bytes(b"")
+    lib = native._library(root)
+    lib.with_name(lib.name + suffix).write_bytes(b"")
     if age_s:
         old = time.time() - age_s
         for ext in root.rglob(f"*{suffix}"):
